@@ -1,10 +1,67 @@
 from __future__ import annotations
 
+import hashlib
+
+from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from fernet_fields import EncryptedTextField
 
 
 class User(AbstractUser):
     """The project's own user model from the first migration, so it can grow without a painful swap later."""
 
     email = models.EmailField("email address", unique=True)
+
+
+class CredentialsUnreadable(Exception):
+    """The stored API key could not be decrypted (FERNET_KEYS changed without a re-encryption)."""
+
+
+class ExchangeAccount(models.Model):
+    class Venue(models.TextChoices):
+        KRAKEN_FUTURES = "kraken_futures", "Kraken Futures"
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live"
+        PAPER = "paper", "Paper"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
+    label = models.CharField(max_length=80, default="Kraken Futures")
+    venue = models.CharField(max_length=32, choices=Venue.choices, default=Venue.KRAKEN_FUTURES)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    # Encrypted under FERNET_KEYS. Never rendered anywhere: the fingerprint is what people see.
+    api_key = EncryptedTextField(blank=True)
+    api_secret = EncryptedTextField(blank=True)
+    key_fingerprint = models.CharField(max_length=32, blank=True, editable=False)
+    connected = models.BooleanField(default=True, help_text="Off when the key was revoked or refused by the exchange.")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "venue"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_mode_display()}, key …{self.key_fingerprint})"
+
+    def set_credentials(self, api_key: str, api_secret: str) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.key_fingerprint = fingerprint(api_key)
+
+    def credentials(self) -> tuple[str, str]:
+        """Decrypt the key pair in a query of its own, so an unreadable key fails here and nowhere else."""
+        try:
+            row = type(self).objects.filter(pk=self.pk).values_list("api_key", "api_secret").get()
+        except InvalidToken as exc:
+            raise CredentialsUnreadable("stored API key cannot be decrypted with FERNET_KEYS") from exc
+        if not row[0] or not row[1]:
+            raise CredentialsUnreadable("no API key stored")
+        return row[0], row[1]
+
+
+def fingerprint(api_key: str) -> str:
+    """What people see of a key: its last four characters and a short hash, never enough to use it."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:8]
+    return f"{api_key[-4:]}·{digest}"

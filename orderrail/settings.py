@@ -137,6 +137,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
 # django-q2 on the ORM broker of the default database: storing an alert and enqueueing its task commit together.
@@ -175,3 +176,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Live routes need a paid subscription ($30/month). Self-hosters turn billing off with this one setting.
+BILLING_ENABLED = env.bool("BILLING_ENABLED", default=True)

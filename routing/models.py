@@ -1,1 +1,132 @@
 from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from routing.domain import RouteConfig, SidePolicy, SizingMode
+
+MONEY = {"max_digits": 30, "decimal_places": 12}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def hash_secret(secret: str, salt: str | None = None) -> str:
+    """Salted SHA-256. The secret is ours (32 random bytes), so a slow KDF buys nothing and would cost the webhook."""
+    salt = salt or secrets.token_hex(8)
+    return f"sha256${salt}${hashlib.sha256((salt + secret).encode()).hexdigest()}"
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    try:
+        algorithm, salt, expected = stored.split("$", 2)
+    except ValueError:
+        return False
+    if algorithm != "sha256":
+        return False
+    actual = hashlib.sha256((salt + secret).encode()).hexdigest()
+    return hmac.compare_digest(actual, expected)
+
+
+class Route(models.Model):
+    """One TradingView alert → one exchange account and instrument, with sizing and risk limits."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="routes")
+    name = models.CharField(max_length=80)
+    exchange_account = models.ForeignKey(
+        "accounts.ExchangeAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="routes"
+    )
+    symbol = models.CharField(max_length=40, help_text="Exchange instrument, e.g. PF_XBTUSD.")
+    tv_alias = models.CharField(
+        max_length=40, blank=True, help_text="What TradingView's {{ticker}} says, e.g. XBTUSD.P"
+    )
+    sizing_mode = models.CharField(max_length=12, choices=[(m.value, m.name.title()) for m in SizingMode])
+    multiplier = models.DecimalField(default=Decimal(1), **MONEY)
+    fixed_size = models.DecimalField(null=True, blank=True, **MONEY)
+    side_policy = models.CharField(
+        max_length=12, choices=[(p.value, p.name.replace("_", " ").title()) for p in SidePolicy], default="both"
+    )
+    max_order_size = models.DecimalField(null=True, blank=True, **MONEY)
+    max_position = models.DecimalField(null=True, blank=True, **MONEY)
+    max_notional = models.DecimalField(null=True, blank=True, **MONEY)
+    max_leverage = models.DecimalField(null=True, blank=True, **MONEY)
+    orders_per_hour = models.PositiveIntegerField(null=True, blank=True)
+    daily_loss_limit = models.DecimalField(null=True, blank=True, **MONEY)
+    max_alert_age_seconds = models.PositiveIntegerField(default=60)
+    future_skew_seconds = models.PositiveIntegerField(default=5)
+    price_deviation_pct = models.DecimalField(null=True, blank=True, **MONEY)
+    worst_case_stop_pct = models.DecimalField(
+        null=True, blank=True, help_text="Distance of the last-resort stop from the entry, in percent.", **MONEY
+    )
+    enabled = models.BooleanField(default=True)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    secret_hash = models.CharField(max_length=128, editable=False)
+    # A lease, taken with a conditional UPDATE, so alerts of one route are processed one at a time and in order
+    # on any database; it expires by itself if a worker dies holding it.
+    lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Kraken Futures keeps one net position per instrument per account: two routes trading it would fight.
+            models.UniqueConstraint(
+                fields=["exchange_account", "symbol"],
+                condition=Q(enabled=True),
+                name="one_enabled_route_per_account_instrument",
+                violation_error_message=(
+                    "Another enabled route already trades this instrument on this exchange account. "
+                    "Use a sub-account to run two strategies on one instrument."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.symbol}"
+
+    def set_secret(self, secret: str) -> None:
+        self.secret_hash = hash_secret(secret)
+
+    def check_secret(self, secret: str) -> bool:
+        return secret_matches(secret, self.secret_hash)
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/hooks/{self.token}"
+
+    def config(self) -> RouteConfig:
+        return RouteConfig(
+            route_id=self.pk,
+            symbol=self.symbol,
+            tv_alias=self.tv_alias,
+            enabled=self.enabled,
+            sizing_mode=SizingMode(self.sizing_mode),
+            multiplier=plain(self.multiplier) or Decimal(1),
+            fixed_size=plain(self.fixed_size),
+            side_policy=SidePolicy(self.side_policy),
+            max_order_size=plain(self.max_order_size),
+            max_position=plain(self.max_position),
+            max_notional=plain(self.max_notional),
+            max_leverage=plain(self.max_leverage),
+            orders_per_hour=self.orders_per_hour,
+            daily_loss_limit=plain(self.daily_loss_limit),
+            max_alert_age_seconds=self.max_alert_age_seconds,
+            future_skew_seconds=self.future_skew_seconds,
+            price_deviation_pct=plain(self.price_deviation_pct),
+            worst_case_stop_pct=plain(self.worst_case_stop_pct),
+        )
+
+
+def plain(value: Decimal | None) -> Decimal | None:
+    """Drop the column's trailing zeros (2.000000000000 → 2) without ever switching to exponent notation."""
+    if value is None:
+        return None
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()

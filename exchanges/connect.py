@@ -1,0 +1,43 @@
+"""Builds the Exchange for a connected account: the only place that knows which adapter serves which venue."""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+
+from accounts.models import ExchangeAccount
+from exchanges.base import Exchange
+
+_cache: dict[tuple[int, str, str], Exchange] = {}
+_lock = threading.Lock()
+
+
+def exchange_for(account: ExchangeAccount) -> Exchange:
+    """Raises accounts.models.CredentialsUnreadable when the stored key cannot be decrypted.
+
+    Adapters are kept per account and key for the life of the process, so their HTTP session (keep-alive) and
+    rate budget carry over from one alert to the next; a changed key gets a fresh adapter.
+    """
+    from exchanges.kraken.adapter import KrakenFutures
+
+    api_key, api_secret = account.credentials()
+    cache_key = (account.pk, account.key_fingerprint, settings.KRAKEN_FUTURES_URL)
+    with _lock:
+        exchange = _cache.get(cache_key)
+        if exchange is None:
+            exchange = KrakenFutures(
+                settings.KRAKEN_FUTURES_URL,
+                api_key,
+                api_secret,
+                connect_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
+                read_timeout=settings.KRAKEN_READ_TIMEOUT,
+            )
+            _cache[cache_key] = exchange
+    return exchange
+
+
+def forget_exchanges() -> None:
+    """Drop cached adapters (tests that restart the fake, key rotation)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,114 @@
+"""`make run`: the fake Kraken, the django-q2 worker and the web server, in the foreground, on SQLite.
+
+Ctrl-C stops all three. Prints where everything is and a ready curl command that sends a valid alert.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+PORT = int(os.environ.get("PORT", "8000"))
+FAKE_PORT = int(os.environ.get("FAKE_PORT", "8765"))
+
+
+def main() -> int:
+    from routing.management.commands import seed_demo as demo
+
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "KRAKEN_FUTURES_URL": f"http://127.0.0.1:{FAKE_PORT}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, "manage.py"]
+    procs: list[subprocess.Popen[str]] = []
+
+    def stop_all(*_: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    try:
+        fake = subprocess.Popen(
+            [
+                *manage,
+                "fake_kraken",
+                "--port",
+                str(FAKE_PORT),
+                "--key",
+                demo.DEMO_API_KEY,
+                "--secret",
+                demo.DEMO_API_SECRET,
+                "--walk",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(fake)
+        line = fake.stdout.readline() if fake.stdout else ""
+        if "listening" not in line:
+            print(f"fake kraken did not start: {line!r}", file=sys.stderr)
+            stop_all()
+            return 1
+        print(line.strip())
+        subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        procs.append(subprocess.Popen([*manage, "qcluster"], env=env))
+        procs.append(subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"], env=env))
+        time.sleep(2)
+        _print_next_steps(demo)
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        print("a process exited; stopping the others", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping web server, worker and fake kraken…")
+    finally:
+        stop_all()
+    return 0
+
+
+def _print_next_steps(demo: object) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = f"http://127.0.0.1:{PORT}/hooks/{demo.DEMO_ROUTE_TOKEN}"  # type: ignore[attr-defined]
+    secret = demo.DEMO_ROUTE_SECRET  # type: ignore[attr-defined]
+    body = (
+        f'{{"secret":"{secret}","action":"buy","position":"0.1","market_position":"long",'
+        f'"symbol":"XBTUSD","price":"60000","time":"{now}"}}'
+    )
+    print(
+        f"""
+OrderRail is running.
+  web server     http://127.0.0.1:{PORT}/
+  admin          http://127.0.0.1:{PORT}/admin/   (log in as {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD})
+  webhook        {url}
+  fake Kraken    http://127.0.0.1:{FAKE_PORT}/_fake/state   (its control API; the mark price walks)
+
+Send an alert (TradingView would send this when your strategy goes long 0.1 XBT):
+
+  curl -sS -X POST {url} -H 'Content-Type: application/json' -d '{body}'
+
+Then open the admin: Audit → Decisions shows why it was sent (every check, the snapshot), Orders its history,
+and {f"http://127.0.0.1:{FAKE_PORT}/_fake/state"} the order on the fake exchange. Send the same curl again:
+it is answered as a duplicate. Change "time" to now and "position" to 0 to close. Ctrl-C stops everything.
+"""  # type: ignore[attr-defined]
+    )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderrail.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+    sys.exit(main())

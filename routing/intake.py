@@ -1,0 +1,179 @@
+"""Webhook intake: everything that happens inside TradingView's 3-second window, and nothing slow.
+
+Order of checks (cheapest first, and nothing is stored for a request we cannot attribute to a route):
+size → route → JSON and payload v1 → shared secret (constant time) → dedupe (a unique constraint) → one
+transaction storing the Alert and enqueueing its task. Rejections of a known route are stored with their reason,
+up to a per-route budget, so a flood cannot fill the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django_q.brokers import get_broker
+from django_q.tasks import async_task
+
+from audit.models import Alert, Decision
+from audit.reasons import Reason, explain
+from routing.domain import to_json
+from routing.models import Route
+from routing.payload import ParsedAlert, PayloadError, dedupe_key, parse_alert
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024
+# Stored rejections per route per minute. Beyond it one `rate_limited` marker is stored, then nothing.
+REJECTIONS_PER_MINUTE = 30
+PROCESS_TASK = "routing.tasks.process_alert"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    http_status: int
+    body: dict[str, object]
+
+
+def receive(
+    *,
+    token: str,
+    body: bytes | None,
+    content_length: int | None,
+    content_type: str,
+    remote_ip: str | None,
+    now: datetime,
+) -> IntakeResult:
+    """`body` is None when the view refused to read it (declared too large)."""
+    if content_length is not None and content_length > MAX_BODY_BYTES:
+        body = None
+    route = Route.objects.filter(token=token).only("id", "secret_hash", "owner_id").first()
+    if route is None:
+        return IntakeResult(404, {"error": "unknown_route", "detail": "No route has this webhook URL."})
+    if body is None or len(body) > MAX_BODY_BYTES:
+        return _reject(
+            route, Reason.PAYLOAD_TOO_LARGE, 413, f"limit {MAX_BODY_BYTES} bytes", now=now, remote_ip=remote_ip
+        )
+
+    try:
+        parsed = parse_alert(body)
+    except PayloadError as exc:
+        return _reject(
+            route,
+            exc.reason,
+            400,
+            exc.message,
+            now=now,
+            remote_ip=remote_ip,
+            raw_excerpt=_excerpt(body),
+            content_type=content_type,
+        )
+    if not route.check_secret(parsed.secret):
+        return _reject(
+            route,
+            Reason.INVALID_SECRET,
+            401,
+            "secret does not match",
+            now=now,
+            remote_ip=remote_ip,
+            stored_body=parsed.stored_body,
+        )
+    return _accept(route, parsed, content_type, remote_ip, now)
+
+
+def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str | None, now: datetime) -> IntakeResult:
+    key = dedupe_key(route.pk, parsed.canonical)
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                route_id=route.pk,
+                received_at=now,
+                status=Alert.Status.QUEUED,
+                body=parsed.stored_body,
+                content_type=content_type[:100],
+                remote_ip=remote_ip,
+                fired_at=parsed.intent.fired_at,
+                dedupe_key=key,
+                intent=to_json(parsed.intent),
+            )
+            # Same transaction as the alert (ORM broker on the same database): both exist or neither does.
+            async_task(PROCESS_TASK, alert.pk, broker=_broker(), task_name=f"alert-{alert.pk}")
+    except IntegrityError:
+        original = Alert.objects.filter(route_id=route.pk, dedupe_key=key).values_list("pk", flat=True).first()
+        if original is None:  # the constraint fired for another reason: we could not store it
+            raise
+        Alert.objects.filter(pk=original).update(duplicates=F("duplicates") + 1)
+        return IntakeResult(200, {"alert": original, "status": "duplicate"})
+    return IntakeResult(202, {"alert": alert.pk, "status": "queued"})
+
+
+def _reject(
+    route: Route,
+    reason: Reason,
+    http_status: int,
+    detail: str,
+    *,
+    now: datetime,
+    remote_ip: str | None,
+    stored_body: dict[str, object] | None = None,
+    raw_excerpt: str = "",
+    content_type: str = "",
+) -> IntakeResult:
+    recent = Alert.objects.filter(
+        route_id=route.pk, status=Alert.Status.REJECTED, received_at__gte=now - timedelta(minutes=1)
+    ).count()
+    answer = {"error": reason.value, "detail": detail}
+    if recent > REJECTIONS_PER_MINUTE:
+        return IntakeResult(429, {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"})
+    if recent == REJECTIONS_PER_MINUTE:
+        reason, detail, stored_body, raw_excerpt = (
+            Reason.RATE_LIMITED,
+            f"{detail}; further rejections not stored",
+            None,
+            "",
+        )
+        answer = {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"}
+        http_status = 429
+    with transaction.atomic():
+        alert = Alert.objects.create(
+            route_id=route.pk,
+            received_at=now,
+            status=Alert.Status.REJECTED,
+            body=stored_body,
+            raw_excerpt=raw_excerpt,
+            content_type=content_type[:100],
+            remote_ip=remote_ip,
+            reject_reason=reason,
+            reject_detail=detail[:300],
+        )
+        Decision.objects.create(
+            alert=alert,
+            route_id=route.pk,
+            created_at=now,
+            action=Decision.Action.REJECT,
+            reason=reason,
+            message=explain(reason, {"detail": detail, "limit": MAX_BODY_BYTES})[:400],
+        )
+    answer["alert"] = alert.pk
+    return IntakeResult(http_status, answer)
+
+
+def _excerpt(body: bytes) -> str:
+    """The start of an unparsable body for support, with anything after a "secret" key blanked out."""
+    text = body[:300].decode("utf-8", errors="replace")
+    lowered = text.lower()
+    cut = lowered.find("secret")
+    return text if cut < 0 else text[:cut] + "secret…[removed]"
+
+
+_BROKER = None
+
+
+def _broker():  # type: ignore[no-untyped-def]
+    # get_broker() builds a new broker object on every call; one per process is enough.
+    global _BROKER  # noqa: PLW0603
+    if _BROKER is None:
+        _BROKER = get_broker()
+    return _BROKER

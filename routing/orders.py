@@ -1,0 +1,156 @@
+"""Our orders: created before the exchange hears of them, changed only through the transition table, each change
+recorded with its time and cause."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+
+from audit.models import Decision, Fill, Order, OrderEvent
+from audit.order_states import OrderState, check_transition
+from exchanges.base import Exchange, OrderAck, OrderRequest, OrderType, Side, TriggerSignal
+from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
+from routing.models import Route
+
+
+def client_order_id(order_pk: int) -> str:
+    # Derived from our primary key: unique, known before the call, and ≤ 100 chars of [A-Za-z0-9_-] as Kraken wants.
+    return f"or-{order_pk}"
+
+
+def create_order(*, route: Route, decision: Decision | None, leg: int, request: OrderRequest, now: datetime) -> Order:
+    order = Order.objects.create(
+        route=route,
+        decision=decision,
+        leg=leg,
+        purpose=Order.Purpose.STRATEGY,
+        symbol=request.symbol,
+        side=request.side.value,
+        order_type=request.order_type.value,
+        size=request.size,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        trigger_signal=request.trigger_signal.value if request.trigger_signal else "",
+        reduce_only=request.reduce_only,
+        state=OrderState.PENDING_SUBMIT,
+        created_at=now,
+        updated_at=now,
+    )
+    order.client_order_id = client_order_id(order.pk)
+    Order.objects.filter(pk=order.pk).update(client_order_id=order.client_order_id)
+    OrderEvent.objects.create(order=order, at=now, from_state="", to_state=OrderState.PENDING_SUBMIT, cause="created")
+    return order
+
+
+def transition(order: Order, new_state: OrderState, *, cause: str, now: datetime, **fields: object) -> bool:
+    """Move an order to `new_state` if it is still in the state we last saw. Returns False if someone else moved it."""
+    check_transition(order.state, new_state)
+    with transaction.atomic():
+        moved = Order.objects.filter(pk=order.pk, state=order.state).update(state=new_state, updated_at=now, **fields)
+        if moved != 1:
+            return False
+        OrderEvent.objects.create(order=order, at=now, from_state=order.state, to_state=new_state, cause=cause[:300])
+    order.state = new_state
+    for name, value in fields.items():
+        setattr(order, name, value)
+    return True
+
+
+def request_for(order: Order) -> OrderRequest:
+    return OrderRequest(
+        symbol=order.symbol,
+        side=Side(order.side),
+        size=order.size,
+        order_type=OrderType(order.order_type),
+        client_order_id=order.client_order_id or client_order_id(order.pk),
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        trigger_signal=TriggerSignal(order.trigger_signal) if order.trigger_signal else None,
+        reduce_only=order.reduce_only,
+    )
+
+
+def submit(order: Order, exchange: Exchange, *, now: datetime) -> OrderAck:
+    """One placement attempt. Raises what the exchange raised, after recording what it means for the order."""
+    request = request_for(order)
+    Order.objects.filter(pk=order.pk).update(submit_attempts=order.submit_attempts + 1)
+    order.submit_attempts += 1
+    try:
+        ack = exchange.place_order(request)
+    except OrderRejected as exc:
+        transition(
+            order, OrderState.REJECTED, cause=f"exchange rejected: {exc.status}", now=now, venue_status=exc.status
+        )
+        raise
+    except AmbiguousOutcome as exc:
+        transition(
+            order,
+            OrderState.UNKNOWN,
+            cause=f"no clear answer ({exc.venue_code or type(exc).__name__}); look up by client order id",
+            now=now,
+            venue_status=(exc.venue_code or "")[:80],
+        )
+        raise
+    except ExchangeError as exc:
+        # Refused before it was acted on (our rate budget, a definitive "unavailable"): it was not placed.
+        transition(
+            order,
+            OrderState.REJECTED,
+            cause=f"not sent: {type(exc).__name__} {exc.venue_code}",
+            now=now,
+            venue_status=(exc.venue_code or type(exc).__name__)[:80],
+        )
+        raise
+    record_ack(order, ack, exchange_account_id=order.route.exchange_account_id, now=now)
+    return ack
+
+
+def record_ack(order: Order, ack: OrderAck, *, exchange_account_id: int | None, now: datetime) -> None:
+    filled = ack.filled_size
+    size = ack.reduced_size if ack.reduced_size is not None else order.size
+    if filled >= size:
+        state = OrderState.FILLED
+    elif filled > 0:
+        state = OrderState.PARTIALLY_FILLED
+    else:
+        state = OrderState.OPEN
+    average = sum((f.size * f.price for f in ack.fills), Decimal(0)) / filled if filled else None
+    transition(
+        order,
+        state,
+        cause=f"exchange accepted ({ack.status}), filled {filled} of {size}",
+        now=now,
+        exchange_order_id=ack.exchange_order_id,
+        venue_status=ack.status[:80],
+        filled_size=filled,
+        average_fill_price=average,
+    )
+    if exchange_account_id is None:
+        return
+    for f in ack.fills:
+        Fill.objects.get_or_create(
+            exchange_account_id=exchange_account_id,
+            fill_id=f.fill_id,
+            defaults={
+                "order": order,
+                "route_id": order.route_id,
+                "exchange_order_id": f.exchange_order_id,
+                "client_order_id": f.client_order_id or "",
+                "symbol": f.symbol,
+                "side": f.side.value,
+                "size": f.size,
+                "price": f.price,
+                "liquidity": f.liquidity.value,
+                "filled_at": f.time,
+            },
+        )
+
+
+def abandon_pending(legs: list[Order], *, cause: str, now: datetime) -> None:
+    """Later legs of a decision whose earlier leg failed are never sent; they were never placed, so they end
+    rejected by us, with the cause on record."""
+    for order in legs:
+        if order.state == OrderState.PENDING_SUBMIT:
+            transition(order, OrderState.REJECTED, cause=f"not sent: {cause}", now=now, venue_status="not_sent")

@@ -1,0 +1,195 @@
+"""The one orchestrator: from a stored alert to exactly one Decision and at most one exchange order per leg.
+
+1. Take the route's lease (a conditional UPDATE) so alerts of one route run one at a time, in the order TradingView
+   fired them (`fired_at`, then arrival) - whichever task holds the lease works through the route's queue.
+2. Claim each alert with a conditional UPDATE: exactly one worker proceeds.
+3. Read a snapshot, run the pure `routing.risk.evaluate`, and commit the Decision and its Order rows - client order
+   ids minted from our primary keys - before any order call leaves the process.
+4. Submit each leg; a definitive answer settles the order, anything else leaves it `unknown` for lookup. Never a
+   blind retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ExchangeAccount
+from audit.models import Alert, Decision, Order
+from audit.reasons import Reason, explain
+from billing.access import has_live_access
+from exchanges.base import Exchange, OrderRequest, OrderType, Side
+from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
+from routing import orders
+from routing.domain import Check, Snapshot, Verdict, VerdictAction, intent_from_json, to_json
+from routing.models import Route
+from routing.risk import evaluate
+from routing.snapshot import read_snapshot
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60
+LEASE_WAIT_SECONDS = 30.0
+Clock = Callable[[], datetime]
+
+
+def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
+    """Make sure this alert gets decided: by us, or by whoever holds its route's lease right now."""
+    route_id = Alert.objects.filter(pk=alert_id).values_list("route_id", flat=True).first()
+    if route_id is None:
+        return
+    owner = uuid.uuid4().hex
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while _still_queued(alert_id):
+        if _acquire_lease(route_id, owner, clock()):
+            try:
+                _drain_route(route_id, owner, clock)
+            finally:
+                Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_owner="", lease_until=None)
+            continue  # an alert may have been queued between our last look and the release
+        if time.monotonic() > deadline:
+            # The lease holder is slow or dead; its lease expires and the sweeper re-drives this alert.
+            logger.warning(
+                "alert %s: route %s busy for %.0f s, leaving it queued", alert_id, route_id, LEASE_WAIT_SECONDS
+            )
+            return
+        time.sleep(0.02)
+
+
+def _still_queued(alert_id: int) -> bool:
+    return Alert.objects.filter(pk=alert_id, status=Alert.Status.QUEUED).exists()
+
+
+def _acquire_lease(route_id: int, owner: str, now: datetime) -> bool:
+    return (
+        Route.objects.filter(pk=route_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        == 1
+    )
+
+
+def _drain_route(route_id: int, owner: str, clock: Clock) -> None:
+    while True:
+        next_id = (
+            Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED)
+            .order_by("fired_at", "received_at", "id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if next_id is None:
+            return
+        now = clock()
+        Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        claimed = Alert.objects.filter(pk=next_id, status=Alert.Status.QUEUED).update(
+            status=Alert.Status.PROCESSING, claimed_at=now
+        )
+        if claimed == 1:
+            decide_and_send(next_id, now=now)
+
+
+def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
+    """Decide one claimed alert and submit what the decision says to send."""
+    alert = Alert.objects.select_related("route", "route__exchange_account").get(pk=alert_id)
+    route = alert.route
+    account: ExchangeAccount | None = route.exchange_account
+    intent = intent_from_json(alert.intent)
+    config = route.config()
+    snapshot, exchange = read_snapshot(route, account, now, live_access=has_live_access(route.owner_id, now))
+    verdict = evaluate(intent, config, snapshot, now)
+
+    with transaction.atomic():
+        decision = Decision.objects.create(
+            alert=alert,
+            route=route,
+            created_at=now,
+            evaluated_at=now,
+            action=Decision.Action.SEND if verdict.action is VerdictAction.SEND else Decision.Action.SKIP,
+            reason=verdict.reason,
+            message=_message(verdict, snapshot, config.symbol)[:400],
+            checks=[to_json(c) for c in verdict.checks],
+            snapshot=to_json(snapshot),
+            route_config=to_json(config),
+            intent=alert.intent,
+            verdict=to_json(verdict),
+        )
+        legs = [
+            orders.create_order(
+                route=route,
+                decision=decision,
+                leg=index,
+                request=OrderRequest(
+                    symbol=config.symbol,
+                    side=Side(leg.side),
+                    size=leg.size,
+                    order_type=OrderType.MARKET,
+                    client_order_id="",  # minted from the row's primary key inside create_order
+                    reduce_only=leg.reduce_only,
+                ),
+                now=now,
+            )
+            for index, leg in enumerate(verdict.legs)
+            if verdict.action is VerdictAction.SEND
+        ]
+        Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.DECIDED, decided_at=now)
+
+    # Committed: the decision and the orders with their client ids exist before anything leaves the process.
+    if legs and exchange is not None:
+        _submit_legs(decision, legs, exchange, now)
+    return decision
+
+
+def _submit_legs(decision: Decision, legs: list[Order], exchange: Exchange, now: datetime) -> None:
+    for order in legs:
+        try:
+            orders.submit(order, exchange, now=now)
+        except OrderRejected as exc:
+            _settle_decision(decision, Reason.EXCHANGE_REJECTED, exc.status, f"{exc.status} ({order.client_order_id})")
+            orders.abandon_pending(legs, cause=f"earlier leg rejected: {exc.status}", now=now)
+            return
+        except AmbiguousOutcome as exc:
+            _settle_decision(decision, Reason.OUTCOME_UNKNOWN, exc.venue_code, str(order.client_order_id))
+            # The next leg waits: sending the increase while the reduction's fate is unknown could overshoot.
+            orders.abandon_pending(legs, cause="earlier leg outcome unknown", now=now)
+            return
+        except (RateLimited, ExchangeError) as exc:
+            _settle_decision(decision, Reason.EXCHANGE_UNAVAILABLE, exc.venue_code, f"{type(exc).__name__}: {exc}")
+            orders.abandon_pending(legs, cause=f"exchange unavailable: {type(exc).__name__}", now=now)
+            return
+
+
+def _settle_decision(decision: Decision, reason: Reason, venue_status: str, detail: str) -> None:
+    action = Decision.Action.REJECT if reason is Reason.EXCHANGE_REJECTED else Decision.Action.SEND
+    if reason is Reason.EXCHANGE_UNAVAILABLE:
+        action = Decision.Action.SKIP
+    Decision.objects.filter(pk=decision.pk).update(
+        reason=reason,
+        action=action,
+        venue_status=venue_status[:80],
+        message=explain(reason, {"detail": detail})[:400],
+    )
+
+
+def _message(verdict: Verdict, snapshot: Snapshot, symbol: str) -> str:
+    failed: Check | None = verdict.failed_check
+    unit = symbol.removeprefix("PF_").removesuffix("USD") or symbol
+    if verdict.action is VerdictAction.SEND:
+        text = explain(Reason.ORDER_SENT, {"detail": verdict.detail})
+        if verdict.blocked_reason and failed:
+            text += " " + explain(
+                verdict.blocked_reason, {"observed": failed.observed, "limit": failed.limit, "unit": unit}
+            ).replace("Skipped:", "The increase was skipped:")
+        return text
+    values: dict[str, object] = {"unit": unit, "detail": snapshot.read_error or verdict.detail}
+    if failed:
+        values |= {"observed": failed.observed, "limit": failed.limit}
+    elif verdict.reason is Reason.ALREADY_AT_TARGET:
+        values["observed"] = str(snapshot.position)
+    return explain(verdict.reason, values)
