@@ -3,10 +3,12 @@ recorded with its time and cause."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.models import Decision, Fill, Order, OrderEvent
 from audit.order_states import OrderState, check_transition
@@ -72,19 +74,24 @@ def request_for(order: Order) -> OrderRequest:
     )
 
 
-def submit(order: Order, exchange: Exchange, *, now: datetime) -> OrderAck:
-    """One placement attempt. Raises what the exchange raised, after recording what it means for the order."""
+def submit(order: Order, exchange: Exchange, *, clock: Callable[[], datetime] = timezone.now) -> OrderAck:
+    """One placement attempt. Raises what the exchange raised, after recording what it means for the order.
+
+    The outcome is stamped with the time the answer arrived, not when the decision was made, so the order's
+    history shows how long the exchange took."""
     request = request_for(order)
     Order.objects.filter(pk=order.pk).update(submit_attempts=order.submit_attempts + 1)
     order.submit_attempts += 1
     try:
         ack = exchange.place_order(request)
+        now = clock()
     except OrderRejected as exc:
         transition(
             order, OrderState.REJECTED, cause=f"exchange rejected: {exc.status}", now=now, venue_status=exc.status
         )
         raise
     except AmbiguousOutcome as exc:
+        now = clock()
         transition(
             order,
             OrderState.UNKNOWN,
@@ -95,6 +102,7 @@ def submit(order: Order, exchange: Exchange, *, now: datetime) -> OrderAck:
         raise
     except ExchangeError as exc:
         # Refused before it was acted on (our rate budget, a definitive "unavailable"): it was not placed.
+        now = clock()
         transition(
             order,
             OrderState.REJECTED,

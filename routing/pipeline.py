@@ -149,7 +149,7 @@ def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
 def _submit_legs(decision: Decision, legs: list[Order], exchange: Exchange, now: datetime) -> None:
     for order in legs:
         try:
-            orders.submit(order, exchange, now=now)
+            orders.submit(order, exchange)
         except OrderRejected as exc:
             _settle_decision(decision, Reason.EXCHANGE_REJECTED, exc.status, f"{exc.status} ({order.client_order_id})")
             orders.abandon_pending(legs, cause=f"earlier leg rejected: {exc.status}", now=now)

@@ -1,0 +1,134 @@
+"""The real stack as separate processes: the fake Kraken, gunicorn, and the django-q2 worker (`qcluster`).
+
+Used by the end-to-end tests (against the test database) and by bench/ (against a database of its own)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database this process is connected to (the test database inside pytest)."""
+    s = connection.settings_dict
+    if s["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def stack_env(db_url: str, kraken_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "KRAKEN_FUTURES_URL": kraken_url,
+        "ORDERRAIL_TESTING": "1",
+        "DEBUG": "0",
+        "PYTHONUNBUFFERED": "1",
+        "BILLING_ENABLED": os.environ.get("BILLING_ENABLED", "1"),
+        **extra,
+    }
+
+
+class Processes:
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(
+        self, name: str, args: list[str], env: dict[str, str], log: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for name in list(self.procs):
+            try:
+                self.procs[name].wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.procs[name].pid, signal.SIGKILL)
+            self.procs.pop(name)
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout} s")
+
+
+def start_web(
+    procs: Processes, env: dict[str, str], *, workers: int = 2, threads: int = 1, log: Path | None = None
+) -> str:
+    port = free_port()
+    procs.start(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "orderrail.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread" if threads > 1 else "sync",
+            "--keep-alive",
+            "30",
+            "--backlog",
+            "2048",
+        ],
+        env,
+        log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/hooks/not-a-route")
+    return url
+
+
+def start_worker(procs: Processes, env: dict[str, str], log: Path | None = None) -> None:
+    procs.start("worker", [sys.executable, "manage.py", "qcluster"], env, log)
+
+
+@contextmanager
+def running() -> Iterator[Processes]:
+    procs = Processes()
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
