@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from fernet_fields import EncryptedTextField
+
+from accounts.fields import UNREADABLE, SecretTextField
 
 
 class User(AbstractUser):
@@ -17,6 +17,12 @@ class User(AbstractUser):
 
 class CredentialsUnreadable(Exception):
     """The stored API key could not be decrypted (FERNET_KEYS changed without a re-encryption)."""
+
+
+class ExchangeAccountManager(models.Manager["ExchangeAccount"]):
+    def get_queryset(self) -> models.QuerySet[ExchangeAccount]:
+        # Keys are decrypted only when `credentials()` asks for them, not whenever an account is listed.
+        return super().get_queryset().defer("api_key", "api_secret")
 
 
 class ExchangeAccount(models.Model):
@@ -32,15 +38,18 @@ class ExchangeAccount(models.Model):
     venue = models.CharField(max_length=32, choices=Venue.choices, default=Venue.KRAKEN_FUTURES)
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
     # Encrypted under FERNET_KEYS. Never rendered anywhere: the fingerprint is what people see.
-    api_key = EncryptedTextField(blank=True)
-    api_secret = EncryptedTextField(blank=True)
+    api_key = SecretTextField(blank=True)
+    api_secret = SecretTextField(blank=True)
     key_fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     connected = models.BooleanField(default=True, help_text="Off when the key was revoked or refused by the exchange.")
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ExchangeAccountManager()
+
     class Meta:
         indexes = [models.Index(fields=["owner", "venue"])]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.label} ({self.get_mode_display()}, key …{self.key_fingerprint})"
@@ -52,10 +61,9 @@ class ExchangeAccount(models.Model):
 
     def credentials(self) -> tuple[str, str]:
         """Decrypt the key pair in a query of its own, so an unreadable key fails here and nowhere else."""
-        try:
-            row = type(self).objects.filter(pk=self.pk).values_list("api_key", "api_secret").get()
-        except InvalidToken as exc:
-            raise CredentialsUnreadable("stored API key cannot be decrypted with FERNET_KEYS") from exc
+        row = type(self).objects.filter(pk=self.pk).values_list("api_key", "api_secret").get()
+        if UNREADABLE in row:
+            raise CredentialsUnreadable("stored API key cannot be decrypted with FERNET_KEYS")
         if not row[0] or not row[1]:
             raise CredentialsUnreadable("no API key stored")
         return row[0], row[1]

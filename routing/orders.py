@@ -86,6 +86,7 @@ def submit(order: Order, exchange: Exchange, *, clock: Callable[[], datetime] = 
         ack = exchange.place_order(request)
         now = clock()
     except OrderRejected as exc:
+        now = clock()
         transition(
             order, OrderState.REJECTED, cause=f"exchange rejected: {exc.status}", now=now, venue_status=exc.status
         )

@@ -178,18 +178,18 @@ def _settle_decision(decision: Decision, reason: Reason, venue_status: str, deta
 
 
 def _message(verdict: Verdict, snapshot: Snapshot, symbol: str) -> str:
-    failed: Check | None = verdict.failed_check
-    unit = symbol.removeprefix("PF_").removesuffix("USD") or symbol
     if verdict.action is VerdictAction.SEND:
-        text = explain(Reason.ORDER_SENT, {"detail": verdict.detail})
-        if verdict.blocked_reason and failed:
-            text += " " + explain(
-                verdict.blocked_reason, {"observed": failed.observed, "limit": failed.limit, "unit": unit}
-            ).replace("Skipped:", "The increase was skipped:")
-        return text
-    values: dict[str, object] = {"unit": unit, "detail": snapshot.read_error or verdict.detail}
+        # The verdict's detail already says what was sent and, for a trimmed reversal, what was not and why.
+        return explain(Reason.ORDER_SENT, {"detail": verdict.detail})
+    failed: Check | None = verdict.failed_check
+    values: dict[str, object] = {"unit": _unit(symbol), "detail": snapshot.read_error or verdict.detail}
     if failed:
         values |= {"observed": failed.observed, "limit": failed.limit}
     elif verdict.reason is Reason.ALREADY_AT_TARGET:
         values["observed"] = str(snapshot.position)
     return explain(verdict.reason, values)
+
+
+def _unit(symbol: str) -> str:
+    """PF_XBTUSD → XBT: linear perpetual sizes are in the base currency."""
+    return symbol.removeprefix("PF_").removeprefix("FF_").removesuffix("USD").split("_")[0] or symbol

@@ -1,0 +1,105 @@
+"""The real processes: gunicorn serving the webhook, `manage.py qcluster` deciding, the fake Kraken as its own
+server process - on the test database (SQLite file, or PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from threading import Barrier
+
+import pytest
+import requests
+
+from audit.models import Alert, Decision, Order
+from audit.order_states import OrderState
+from audit.reasons import Reason
+from tests import stack
+from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, payload
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def real_stack(settings):
+    with stack.running() as procs:
+        port = stack.free_port()
+        kraken = f"http://127.0.0.1:{port}"
+        procs.start(
+            "fake",
+            [
+                sys.executable,
+                "manage.py",
+                "fake_kraken",
+                "--port",
+                str(port),
+                "--key",
+                TRADER_KEY,
+                "--secret",
+                TRADER_SECRET,
+            ],
+            stack.stack_env(stack.database_url(), kraken),
+        )
+        stack.wait_http(kraken + "/derivatives/api/v3/instruments")
+        env = stack.stack_env(stack.database_url(), kraken, BILLING_ENABLED="0", Q_WORKERS="2")
+        web = stack.start_web(procs, env, workers=2)
+        stack.start_worker(procs, env)
+        settings.KRAKEN_FUTURES_URL = kraken
+        yield web, kraken, procs
+
+
+def wait_decided(alert_ids: list[int], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Alert.objects.filter(pk__in=alert_ids, status=Alert.Status.DECIDED).count() == len(alert_ids):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"alerts not decided within {timeout} s")
+
+
+def fake_calls(kraken: str, endpoint: str) -> int:
+    return requests.get(f"{kraken}/_fake/calls", params={"endpoint": endpoint}, timeout=5).json()["calls"]
+
+
+def test_an_alert_becomes_one_order_through_the_real_processes(real_stack, make_route):
+    web, kraken, _ = real_stack
+    route = make_route(sizing_mode="target")
+    response = requests.post(
+        web + route.webhook_path,
+        data=json.dumps(payload(position="0.1")),
+        timeout=5,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert response.status_code == 202
+    alert_id = response.json()["alert"]
+    wait_decided([alert_id])
+    decision = Decision.objects.get(alert_id=alert_id)
+    assert decision.reason == Reason.ORDER_SENT, decision.message
+    (order,) = Order.objects.filter(decision=decision)
+    assert order.state == OrderState.FILLED and order.size == Decimal("0.1")
+    assert fake_calls(kraken, "sendorder") == 1
+
+
+def test_fifty_concurrent_identical_copies_give_one_alert_and_one_order(real_stack, make_route):
+    web, kraken, _ = real_stack
+    route = make_route(sizing_mode="target")
+    body = json.dumps(payload(position="0.1"))
+    barrier = Barrier(50)
+
+    def fire(_: int) -> tuple[int, dict]:
+        barrier.wait()
+        r = requests.post(web + route.webhook_path, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(fire, range(50)))
+    codes = sorted(code for code, _ in answers)
+    assert codes.count(202) == 1 and codes.count(200) == 49, codes
+    assert len({a["alert"] for _, a in answers}) == 1
+    wait_decided([answers[0][1]["alert"]])
+    assert Alert.objects.count() == 1
+    assert Order.objects.count() == 1
+    assert fake_calls(kraken, "sendorder") == 1
+    assert Alert.objects.get().duplicates == 49
