@@ -7,6 +7,7 @@ stored exchange keys unreadable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -87,8 +88,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # A file, not :memory:, so the worker and web processes that end-to-end tests start can share the test DB.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # A file, not :memory:, so the worker and web processes that end-to-end tests start can share the test DB;
+    # one per test run (pid), so two runs side by side never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -9,6 +9,7 @@ up to a per-route budget, so a flood cannot fill the database.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from routing.payload import ParsedAlert, PayloadError, dedupe_key, parse_alert
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
+EXCERPT_BYTES = 300
 # Stored rejections per route per minute. Beyond it one `rate_limited` marker is stored, then nothing.
 REJECTIONS_PER_MINUTE = 30
 PROCESS_TASK = "routing.tasks.process_alert"
@@ -67,7 +69,7 @@ def receive(
             exc.message,
             now=now,
             remote_ip=remote_ip,
-            raw_excerpt=_excerpt(body),
+            raw_body=body,
             content_type=content_type,
         )
     if not route.check_secret(parsed.secret):
@@ -105,7 +107,7 @@ def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str
         if original is None:  # the constraint fired for another reason: we could not store it
             raise
         Alert.objects.filter(pk=original).update(duplicates=F("duplicates") + 1)
-        return IntakeResult(200, {"alert": original, "status": "duplicate"})
+        return IntakeResult(200, {"alert": original, "status": "duplicate", "reason": Reason.DUPLICATE_ALERT.value})
     return IntakeResult(202, {"alert": alert.pk, "status": "queued"})
 
 
@@ -118,7 +120,7 @@ def _reject(
     now: datetime,
     remote_ip: str | None,
     stored_body: dict[str, object] | None = None,
-    raw_excerpt: str = "",
+    raw_body: bytes = b"",
     content_type: str = "",
 ) -> IntakeResult:
     recent = Alert.objects.filter(
@@ -128,11 +130,11 @@ def _reject(
     if recent > REJECTIONS_PER_MINUTE:
         return IntakeResult(429, {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"})
     if recent == REJECTIONS_PER_MINUTE:
-        reason, detail, stored_body, raw_excerpt = (
+        reason, detail, stored_body, raw_body = (
             Reason.RATE_LIMITED,
             f"{detail}; further rejections not stored",
             None,
-            "",
+            b"",
         )
         answer = {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"}
         http_status = 429
@@ -142,7 +144,8 @@ def _reject(
             received_at=now,
             status=Alert.Status.REJECTED,
             body=stored_body,
-            raw_excerpt=raw_excerpt,
+            # Only worked out once we know the rejection is stored: hashing candidates costs a little.
+            raw_excerpt=_excerpt(raw_body, route) if raw_body else "",
             content_type=content_type[:100],
             remote_ip=remote_ip,
             reject_reason=reason,
@@ -160,12 +163,24 @@ def _reject(
     return IntakeResult(http_status, answer)
 
 
-def _excerpt(body: bytes) -> str:
-    """The start of an unparsable body for support, with anything after a "secret" key blanked out."""
-    text = body[:300].decode("utf-8", errors="replace")
-    lowered = text.lower()
-    cut = lowered.find("secret")
-    return text if cut < 0 else text[:cut] + "secret…[removed]"
+_QUOTED = re.compile(r'"([^"\\]*)"')
+
+
+def _excerpt(body: bytes, route: Route) -> str:
+    """The start of an unparsable body, for support - with nothing in it that could be the route's secret.
+
+    Cut at the first backslash (an escape such as \\u0073ecret could spell the key in disguise), at the word
+    "secret" (whatever follows may be it), and before any unterminated string (a secret cut in half); then any
+    quoted string that *is* the route's secret - a typo'd key carrying it - is blanked.
+    """
+    text = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    for marker in ("\\", "secret"):
+        cut = text.lower().find(marker)
+        if cut >= 0:
+            text = text[:cut] + "…[removed]"
+    if text.count('"') % 2:
+        text = text[: text.rfind('"')] + "…[removed]"
+    return _QUOTED.sub(lambda m: '"[removed]"' if route.check_secret(m.group(1)) else m.group(0), text)
 
 
 _BROKER = None

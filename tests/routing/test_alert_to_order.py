@@ -291,3 +291,14 @@ def test_every_decision_replays_identically(client, make_route, fake, exchange_u
 
 def fake_position(fake, symbol: str = "PF_XBTUSD") -> Decimal:
     return fake.position(TRADER_KEY, symbol)
+
+
+def test_tradingview_resending_four_copies_gives_one_order(client, make_route, fake, exchange_url):
+    route = make_route(sizing_mode="target")
+    body = payload(position="0.1", id="resent")
+    codes = [post(client, route, body).status_code for _ in range(4)]
+    assert codes == [202, 200, 200, 200]
+    run_queued_tasks()
+    assert Decision.objects.count() == 1
+    assert exchange_orders(fake) == 1
+    assert fake_position(fake) == Decimal("0.1")

@@ -76,7 +76,11 @@ def test_a_body_of_exactly_the_limit_is_read(client, make_route):
     [
         (b"{not json", Reason.INVALID_JSON, None),
         (b"[1, 2]", Reason.INVALID_JSON, None),
-        (b'{"secret": "s", "action": "buy", "time": "2026-12-01T00:00:00Z", "position": NaN}', Reason.INVALID_JSON, None),  # noqa: E501
+        (
+            b'{"secret": "s", "action": "buy", "time": "2026-12-01T00:00:00Z", "position": NaN}',
+            Reason.INVALID_JSON,
+            None,
+        ),
         (None, Reason.INVALID_PAYLOAD, "colour"),
         (None, Reason.INVALID_PAYLOAD, "price"),
         (None, Reason.INVALID_PAYLOAD, "position"),
@@ -122,7 +126,7 @@ def test_an_unparsable_body_keeps_an_excerpt_without_the_secret(client, make_rou
     route = make_route()
     post(client, route, f'{{"action": "buy", "secret": "{CANARY_ROUTE_SECRET}", oops'.encode())
     alert = Alert.objects.get()
-    assert alert.raw_excerpt.startswith('{"action": "buy", "')
+    assert alert.raw_excerpt.startswith('{"action": "buy", ')
     assert CANARY_ROUTE_SECRET not in alert.raw_excerpt
 
 
@@ -158,3 +162,24 @@ def test_a_flood_of_rejections_is_capped_per_route(client, make_route):
     assert marker.decision.reason == Reason.RATE_LIMITED
     # A valid alert still gets through: the cap is on stored rejections, not on the route.
     assert post(client, route, payload(position="0.1")).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"\\u0073ecret": "%s", "action": "buy"',  # the key spelled with an escape
+        '{"scret": "%s", "action": "buy", oops',  # a typo'd key carrying the real secret
+        '{"SECRET": "%s" ,,',
+        '{"action": "buy", "x": "%s',  # cut mid-string
+        '{"comment": "' + "y" * 280 + '", "s": "%s"}}',  # the secret straddles the excerpt's end
+    ],
+    ids=["escaped-key", "typo-key", "upper-case", "unterminated", "straddling"],
+)
+def test_the_excerpt_of_an_unparsable_body_never_holds_the_secret(client, make_route, body):
+    route = make_route()
+    response = post(client, route, (body % CANARY_ROUTE_SECRET).encode())
+    assert response.status_code == 400
+    alert = Alert.objects.get()
+    for piece in (CANARY_ROUTE_SECRET, CANARY_ROUTE_SECRET[:8], CANARY_ROUTE_SECRET[-8:]):
+        assert piece not in alert.raw_excerpt
+        assert piece not in alert.reject_detail

@@ -51,9 +51,12 @@ def real_stack(settings):
 
 
 def wait_decided(alert_ids: list[int], timeout: float = 30.0) -> None:
+    """Until each alert has its decision and none of its orders is still waiting to be submitted."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if Alert.objects.filter(pk__in=alert_ids, status=Alert.Status.DECIDED).count() == len(alert_ids):
+        decided = Alert.objects.filter(pk__in=alert_ids, status=Alert.Status.DECIDED).count() == len(alert_ids)
+        pending = Order.objects.filter(decision__alert_id__in=alert_ids, state=OrderState.PENDING_SUBMIT).exists()
+        if decided and not pending:
             return
         time.sleep(0.1)
     raise AssertionError(f"alerts not decided within {timeout} s")
