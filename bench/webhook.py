@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCH_KEY = "bench-api-key"
 BENCH_SECRET = "YmVuY2gtc2VjcmV0LWZvci10aGUtZmFrZS1rcmFrZW4tb25seS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OQ=="
 ROUTE_SECRET = "bench-route-secret"
 
@@ -53,12 +52,13 @@ def _alert(seq: int) -> bytes:
     ).encode()
 
 
-def _worker(base: str, path: str, bodies: list[bytes], out: list[tuple[float, int]], deadline: float) -> None:
+def _worker(base: str, paths: list[str], bodies: list[bytes], out: list[tuple[float, int]], deadline: float) -> None:
     u = urlsplit(base)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-    for body in bodies:
+    for n, body in enumerate(bodies):
         if time.monotonic() > deadline:
             break
+        path = paths[n % len(paths)]
         t0 = time.perf_counter()
         try:
             conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
@@ -73,7 +73,7 @@ def _worker(base: str, path: str, bodies: list[bytes], out: list[tuple[float, in
     conn.close()
 
 
-def load(base: str, path: str, concurrency: int, total: int, seconds: float, kind: str, queue: mp.Queue) -> None:
+def load(base: str, paths: list[str], concurrency: int, total: int, seconds: float, kind: str, queue: mp.Queue) -> None:
     per = total // concurrency
     results: list[list[tuple[float, int]]] = [[] for _ in range(concurrency)]
     bodies_for = {
@@ -86,7 +86,8 @@ def load(base: str, path: str, concurrency: int, total: int, seconds: float, kin
     threads = [
         threading.Thread(
             target=_worker,
-            args=(base, path, bodies_for[kind](i, stamp), results[i], time.monotonic() + seconds),
+            # Each connection walks the routes from its own offset, so the routes share the load evenly.
+            args=(base, paths[i:] + paths[:i], bodies_for[kind](i, stamp), results[i], time.monotonic() + seconds),
         )
         for i in range(concurrency)
     ]
@@ -184,6 +185,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="bound per load phase")
     parser.add_argument("--requests", type=int, default=3000, help="bound per load phase")
     parser.add_argument("--burst", type=int, default=1000, help="routes (and alerts) in the bar-close burst")
+    parser.add_argument("--routes", type=int, default=200, help="routes (each with its own key) the load phases use")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "webhook.json")
     args = parser.parse_args()
 
@@ -208,11 +210,11 @@ def main() -> int:
     Order.objects.all().delete()
     Decision.objects.all().delete()
     Alert.objects.all().delete()
-    main_route, burst_routes = _seed(args.burst)
-    connection.close()
-
     logs = args.out.parent
     logs.mkdir(parents=True, exist_ok=True)
+    load_routes, burst_routes = _seed(args.routes, args.burst, logs / "accounts.json")
+    connection.close()
+
     fake_port = stack.free_port()
     kraken = f"http://127.0.0.1:{fake_port}"
     env = stack.stack_env(args.database_url, kraken, Q_WORKERS=str(args.q_workers), BILLING_ENABLED="0")
@@ -230,10 +232,8 @@ def main() -> int:
                 "fake_kraken",
                 "--port",
                 str(fake_port),
-                "--key",
-                BENCH_KEY,
-                "--secret",
-                BENCH_SECRET,
+                "--accounts",
+                str(logs / "accounts.json"),
             ],
             env,
             logs / "fake.log",
@@ -245,7 +245,9 @@ def main() -> int:
         phases = []
         for concurrency in (1, 8, 32):
             since = datetime.now(UTC)
-            elapsed, results = run_in_process(load, base, main_route, concurrency, args.requests, args.seconds, "valid")
+            elapsed, results = run_in_process(
+                load, base, load_routes, concurrency, args.requests, args.seconds, "valid"
+            )
             phase = Phase(f"valid c={concurrency}", elapsed, results)
             summary = phase.summary()
             summary |= _pipeline_latency(since, timeout=60)
@@ -253,7 +255,7 @@ def main() -> int:
             print(json.dumps(summary))
         for kind in ("huge", "badjson", "badsecret"):
             elapsed, results = run_in_process(
-                load, base, main_route, 8, 400 if kind != "huge" else 80, args.seconds, kind
+                load, base, load_routes, 8, 400 if kind != "huge" else 80, args.seconds, kind
             )
             summary = Phase(f"hostile {kind} c=8", elapsed, results).summary()
             phases.append(summary)
@@ -286,38 +288,44 @@ def _create_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _seed(burst_routes: int) -> tuple[str, list[str]]:
+def _seed(load_routes: int, burst_routes: int, accounts_file: Path) -> tuple[list[str], list[str]]:
+    """One exchange account (its own API key, as each trader has) per route: Kraken's per-key budget of 500 cost
+    units per 10 s allows ~35 alerts per key per 10 s, so one key could never carry the load phases."""
     from accounts.models import ExchangeAccount, User
     from routing.models import Route
 
     user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"username": "bench"})
     Route.objects.filter(owner=user).delete()
     ExchangeAccount.objects.filter(owner=user).delete()
-    account = ExchangeAccount(owner=user, label="bench")
-    account.set_credentials(BENCH_KEY, BENCH_SECRET)
-    account.save()
-    secret_hash = None
-    routes = []
-    symbols = ["PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD"]
-    for i in range(burst_routes + 1):
-        route = Route(
+    total = load_routes + burst_routes
+    accounts = []
+    keys = []
+    for i in range(total):
+        account = ExchangeAccount(owner=user, label=f"bench {i}")
+        key = f"bench-key-{i}"
+        account.set_credentials(key, BENCH_SECRET)
+        accounts.append(account)
+        keys.append({"key": key, "secret": BENCH_SECRET, "collateral": "1000000"})
+    ExchangeAccount.objects.bulk_create(accounts)
+    accounts_file.write_text(json.dumps(keys))
+    probe = Route()
+    probe.set_secret(ROUTE_SECRET)
+    routes = [
+        Route(
             owner=user,
             name=f"bench {i}",
-            exchange_account=account if i < len(symbols) else None,
-            symbol=symbols[i % len(symbols)] if i < len(symbols) else f"PF_B{i}USD",
+            exchange_account=accounts[i],
+            symbol="PF_XBTUSD",
             sizing_mode="contracts",
             max_alert_age_seconds=600,
             token=f"bench-{i}",
+            secret_hash=probe.secret_hash,
         )
-        if secret_hash is None:
-            route.set_secret(ROUTE_SECRET)
-            secret_hash = route.secret_hash
-        route.secret_hash = secret_hash
-        routes.append(route)
-    # Burst routes beyond the first three have no exchange account: they are decided (no_exchange_account)
-    # without an exchange call, which keeps the burst about intake and decision throughput.
+        for i in range(total)
+    ]
     Route.objects.bulk_create(routes)
-    return "/hooks/bench-0", [f"/hooks/bench-{i}" for i in range(1, burst_routes + 1)]
+    paths = [f"/hooks/bench-{i}" for i in range(total)]
+    return paths[:load_routes], paths[load_routes:]
 
 
 def _pipeline_latency(since: datetime, timeout: float) -> dict[str, object]:
