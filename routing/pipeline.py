@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -36,35 +35,28 @@ from routing.snapshot import read_snapshot
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
-LEASE_WAIT_SECONDS = 30.0
 Clock = Callable[[], datetime]
 
 
 def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
-    """Make sure this alert gets decided: by us, or by whoever holds its route's lease right now."""
+    """Make sure this alert gets decided: by us, or by whoever holds its route's lease right now.
+
+    A task that finds the lease taken returns at once instead of waiting (a waiting task would hold a worker
+    hostage): the holder re-checks the route's queue after releasing the lease, and our alert was committed
+    before we looked, so the holder is bound to see it. A holder that dies leaves a lease that expires; the
+    sweeper re-drives what it left queued.
+    """
     route_id = Alert.objects.filter(pk=alert_id).values_list("route_id", flat=True).first()
     if route_id is None:
         return
     owner = uuid.uuid4().hex
-    deadline = time.monotonic() + LEASE_WAIT_SECONDS
-    while _still_queued(alert_id):
-        if _acquire_lease(route_id, owner, clock()):
-            try:
-                _drain_route(route_id, owner, clock)
-            finally:
-                Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_owner="", lease_until=None)
-            continue  # an alert may have been queued between our last look and the release
-        if time.monotonic() > deadline:
-            # The lease holder is slow or dead; its lease expires and the sweeper re-drives this alert.
-            logger.warning(
-                "alert %s: route %s busy for %.0f s, leaving it queued", alert_id, route_id, LEASE_WAIT_SECONDS
-            )
+    while _acquire_lease(route_id, owner, clock()):
+        try:
+            _drain_route(route_id, owner, clock)
+        finally:
+            Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_owner="", lease_until=None)
+        if not Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED).exists():
             return
-        time.sleep(0.02)
-
-
-def _still_queued(alert_id: int) -> bool:
-    return Alert.objects.filter(pk=alert_id, status=Alert.Status.QUEUED).exists()
 
 
 def _acquire_lease(route_id: int, owner: str, now: datetime) -> bool:

@@ -302,3 +302,16 @@ def test_tradingview_resending_four_copies_gives_one_order(client, make_route, f
     assert Decision.objects.count() == 1
     assert exchange_orders(fake) == 1
     assert fake_position(fake) == Decimal("0.1")
+
+
+def test_alerts_of_a_route_are_decided_in_the_order_tradingview_fired_them(client, make_route, fake, exchange_url):
+    route = make_route(sizing_mode="target")
+    fired = datetime.now(UTC).replace(microsecond=0)
+    # The later signal arrives first (network reordering); it must not overtake the earlier one.
+    post(client, route, payload(position="0.2", fired=fired + timedelta(seconds=1), id="second"))
+    post(client, route, payload(position="0.1", fired=fired, id="first"))
+    run_queued_tasks()
+    decisions = list(Decision.objects.order_by("pk"))
+    assert [d.intent["strategy_order_id"] for d in decisions] == ["first", "second"]
+    assert [o.size for d in decisions for o in d.orders.all()] == [Decimal("0.1"), Decimal("0.1")]
+    assert fake_position(fake) == Decimal("0.2")
