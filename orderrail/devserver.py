@@ -39,6 +39,10 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    def terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a supervisor, `timeout`) stops the three children like Ctrl-C does
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         fake = subprocess.Popen(
             [

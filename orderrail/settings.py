@@ -155,7 +155,8 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": 1000,
+    # Successes are not stored: the Alert and its Decision are the record. Failures still are.
+    "save_limit": -1,
     "queue_limit": 8,
     "poll": env.float("Q_POLL", default=0.05),
     "sync": env.bool("Q_SYNC", default=False),
