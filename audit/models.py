@@ -103,6 +103,7 @@ class Order(models.Model):
     filled_size = models.DecimalField(default=0, **MONEY)
     average_fill_price = models.DecimalField(null=True, blank=True, **MONEY)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -151,3 +152,49 @@ class Fill(models.Model):
             # Fills are recorded idempotently: the same execution seen twice is one row.
             models.UniqueConstraint(fields=["exchange_account", "fill_id"], name="one_row_per_fill"),
         ]
+
+
+class LedgerEntry(models.Model):
+    """One account-log row from the exchange: a trade's fee and realised P&L, a funding payment, a transfer."""
+
+    exchange_account = models.ForeignKey(
+        "accounts.ExchangeAccount", on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    route = models.ForeignKey("routing.Route", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    entry_id = models.CharField(max_length=100)
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=60)
+    symbol = models.CharField(max_length=40, blank=True)
+    asset = models.CharField(max_length=20, blank=True)
+    fee = models.DecimalField(default=0, **MONEY)
+    realized_pnl = models.DecimalField(default=0, **MONEY)
+    realized_funding = models.DecimalField(default=0, **MONEY)
+    execution_id = models.CharField(max_length=100, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange_account", "entry_id"], name="one_row_per_ledger_entry")
+        ]
+
+
+class Attention(models.Model):
+    """Something a person must look at: drift between our books and the exchange, a stop that could not be
+    placed, an order whose fate stays unknown. Its owner is e-mailed when it is raised."""
+
+    class Kind(models.TextChoices):
+        POSITION_DRIFT = "position_drift", "Position drift"
+        STOP_FAILED = "stop_failed", "Worst-case stop could not be placed"
+        STOP_TRIGGERED = "stop_triggered", "Worst-case stop triggered"
+        ORDER_UNRESOLVED = "order_unresolved", "Order outcome unresolved"
+
+    route = models.ForeignKey(
+        "routing.Route", null=True, blank=True, on_delete=models.PROTECT, related_name="attention"
+    )
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="attention")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.CharField(max_length=500)
+    created_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.detail}"

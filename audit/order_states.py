@@ -26,7 +26,10 @@ S = OrderState
 TERMINAL = frozenset({S.FILLED, S.CANCELLED, S.REJECTED})
 
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    S.PENDING_SUBMIT: frozenset({S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.UNKNOWN, S.NEEDS_ATTENTION}),
+    # Cancelled: it landed and was cancelled (a superseded stop) before we saw its acknowledgement.
+    S.PENDING_SUBMIT: frozenset(
+        {S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.UNKNOWN, S.NEEDS_ATTENTION}
+    ),
     # An unknown order is resolved by lookup to whatever the exchange says it is - or, with no trace after the
     # lookup window, re-sent once with the same client order id (back to pending_submit).
     S.UNKNOWN: frozenset(

@@ -41,6 +41,7 @@ class Reason(models.TextChoices):
     MAX_LEVERAGE = "max_leverage", "Max leverage"
     ORDER_RATE_LIMIT = "order_rate_limit", "Order rate limit"
     DAILY_LOSS_LIMIT = "daily_loss_limit", "Daily loss limit"
+    ROUTE_FROZEN = "route_frozen", "Route frozen"
     # The exchange.
     EXCHANGE_UNAVAILABLE = "exchange_unavailable", "Exchange unavailable"
     EXCHANGE_REJECTED = "exchange_rejected", "Exchange rejected"
@@ -73,6 +74,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.MAX_LEVERAGE: "Skipped: leverage would be {observed}x, your limit is {limit}x.",
     Reason.ORDER_RATE_LIMIT: "Skipped: {observed} orders in the last hour, your limit is {limit}.",
     Reason.DAILY_LOSS_LIMIT: "Skipped: today's realised loss is {observed} USD, your limit is {limit} USD.",
+    Reason.ROUTE_FROZEN: "Skipped: the route is frozen for new exposure ({limit}); exits still go out.",
     Reason.EXCHANGE_UNAVAILABLE: "Skipped: the exchange could not be read ({detail}); no order was sent.",
     Reason.EXCHANGE_REJECTED: "The exchange rejected the order: {detail}.",
     Reason.OUTCOME_UNKNOWN: "The exchange did not answer clearly; the order is being looked up before anything else.",

@@ -17,7 +17,8 @@ def exchange_for(account: ExchangeAccount) -> Exchange:
     """Raises accounts.models.CredentialsUnreadable when the stored key cannot be decrypted.
 
     Adapters are kept per account and key for the life of the process, so their HTTP session (keep-alive) and
-    rate budget carry over from one alert to the next; a changed key gets a fresh adapter.
+    rate budget carry over from one alert to the next; a changed key gets a fresh adapter. Every caller gets it
+    behind the account's rate-limit backoff and circuit breaker.
     """
     from exchanges.kraken.adapter import KrakenFutures
 
@@ -34,7 +35,9 @@ def exchange_for(account: ExchangeAccount) -> Exchange:
                 read_timeout=settings.KRAKEN_READ_TIMEOUT,
             )
             _cache[cache_key] = exchange
-    return exchange
+    from routing.breaker import GuardedExchange
+
+    return GuardedExchange(exchange, account)
 
 
 def forget_exchanges() -> None:

@@ -136,6 +136,17 @@ if not FERNET_KEYS:
 KRAKEN_FUTURES_URL = env.str("KRAKEN_FUTURES_URL", default="http://127.0.0.1:8765")
 KRAKEN_CONNECT_TIMEOUT = env.float("KRAKEN_CONNECT_TIMEOUT", default=3.05)
 KRAKEN_READ_TIMEOUT = env.float("KRAKEN_READ_TIMEOUT", default=10.0)
+# An order with no trace on the exchange this long after its last attempt is taken as never arrived (and sent
+# once more with the same client order id). Must exceed connect + read timeout; checked below.
+ORDER_LOOKUP_WINDOW_SECONDS = env.float("ORDER_LOOKUP_WINDOW_SECONDS", default=30.0)
+if ORDER_LOOKUP_WINDOW_SECONDS <= KRAKEN_CONNECT_TIMEOUT + KRAKEN_READ_TIMEOUT:
+    raise ImproperlyConfigured("ORDER_LOOKUP_WINDOW_SECONDS must exceed KRAKEN_CONNECT_TIMEOUT + KRAKEN_READ_TIMEOUT")
+# Reconciliation and the sweeper run on this schedule (minutes) and once whenever a worker starts.
+RECONCILE_EVERY_MINUTES = env.int("RECONCILE_EVERY_MINUTES", default=1)
+# A route's processing lease; a worker that dies holding it blocks the route for at most this long.
+ROUTE_LEASE_SECONDS = env.int("ROUTE_LEASE_SECONDS", default=60)
+# A queued alert nobody has picked up for this long is re-driven by the sweeper.
+SWEEP_STUCK_SECONDS = env.int("SWEEP_STUCK_SECONDS", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

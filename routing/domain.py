@@ -72,6 +72,7 @@ class RouteConfig:
     future_skew_seconds: int = 5
     price_deviation_pct: Decimal | None = None
     worst_case_stop_pct: Decimal | None = None
+    frozen: bool = False  # reconciliation found drift: no new exposure until a person clears it
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def route_config_from_json(data: dict[str, Any]) -> RouteConfig:
             value = SizingMode(value)
         elif f.name == "side_policy":
             value = SidePolicy(value)
+        elif f.name == "frozen":
+            value = bool(value)
         kwargs[f.name] = value
     return RouteConfig(**kwargs)
 

@@ -66,6 +66,9 @@ class Route(models.Model):
         null=True, blank=True, help_text="Distance of the last-resort stop from the entry, in percent.", **MONEY
     )
     enabled = models.BooleanField(default=True)
+    # Set by reconciliation when the exchange position differs from what our orders imply: new exposure is
+    # refused until a person clears it; exits still go out.
+    frozen_reason = models.CharField(max_length=300, blank=True)
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     secret_hash = models.CharField(max_length=128, editable=False)
     # A lease, taken with a conditional UPDATE, so alerts of one route are processed one at a time and in order
@@ -122,6 +125,7 @@ class Route(models.Model):
             future_skew_seconds=self.future_skew_seconds,
             price_deviation_pct=plain(self.price_deviation_pct),
             worst_case_stop_pct=plain(self.worst_case_stop_pct),
+            frozen=bool(self.frozen_reason),
         )
 
 

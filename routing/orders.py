@@ -14,7 +14,12 @@ from audit.models import Decision, Fill, Order, OrderEvent
 from audit.order_states import OrderState, check_transition
 from exchanges.base import Exchange, OrderAck, OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
+from routing.crashpoints import crashpoint
 from routing.models import Route
+
+
+class SubmitRaced(Exception):
+    """Another process claimed this placement attempt first; nothing was sent by us."""
 
 
 def client_order_id(order_pk: int) -> str:
@@ -22,12 +27,20 @@ def client_order_id(order_pk: int) -> str:
     return f"or-{order_pk}"
 
 
-def create_order(*, route: Route, decision: Decision | None, leg: int, request: OrderRequest, now: datetime) -> Order:
+def create_order(
+    *,
+    route: Route,
+    decision: Decision | None,
+    leg: int,
+    request: OrderRequest,
+    now: datetime,
+    purpose: str = Order.Purpose.STRATEGY,
+) -> Order:
     order = Order.objects.create(
         route=route,
         decision=decision,
         leg=leg,
-        purpose=Order.Purpose.STRATEGY,
+        purpose=purpose,
         symbol=request.symbol,
         side=request.side.value,
         order_type=request.order_type.value,
@@ -80,10 +93,20 @@ def submit(order: Order, exchange: Exchange, *, clock: Callable[[], datetime] = 
     The outcome is stamped with the time the answer arrived, not when the decision was made, so the order's
     history shows how long the exchange took."""
     request = request_for(order)
-    Order.objects.filter(pk=order.pk).update(submit_attempts=order.submit_attempts + 1)
+    attempt_at = clock()
+    # Compare-and-set on the attempt counter: of two processes that decided to send (a sweeper and a restarted
+    # worker, say), exactly one wins; the other sends nothing.
+    claimed = Order.objects.filter(
+        pk=order.pk, state=OrderState.PENDING_SUBMIT, submit_attempts=order.submit_attempts
+    ).update(submit_attempts=order.submit_attempts + 1, last_attempt_at=attempt_at)
+    if claimed != 1:
+        raise SubmitRaced(f"order {order.client_order_id} is being sent by another process")
     order.submit_attempts += 1
+    order.last_attempt_at = attempt_at
+    crashpoint("before_send")
     try:
         ack = exchange.place_order(request)
+        crashpoint("after_accept")
         now = clock()
     except OrderRejected as exc:
         now = clock()
@@ -118,7 +141,9 @@ def submit(order: Order, exchange: Exchange, *, clock: Callable[[], datetime] = 
 
 def record_ack(order: Order, ack: OrderAck, *, exchange_account_id: int | None, now: datetime) -> None:
     filled = ack.filled_size
-    size = ack.reduced_size if ack.reduced_size is not None else order.size
+    # Kraken's reducedQuantity is not documented precisely enough to size against; a shrunk reduce-only order
+    # reads as partially filled here and the lookup in reconciliation settles it.
+    size = order.size
     if filled >= size:
         state = OrderState.FILLED
     elif filled > 0:

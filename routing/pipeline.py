@@ -16,17 +16,20 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from audit.models import Alert, Decision, Order
+from audit.order_states import OrderState
 from audit.reasons import Reason, explain
 from billing.access import has_live_access
 from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
-from routing import orders
+from routing import lifecycle, orders, protection
+from routing.crashpoints import crashpoint
 from routing.domain import Check, Snapshot, Verdict, VerdictAction, intent_from_json, to_json
 from routing.models import Route
 from routing.risk import evaluate
@@ -34,7 +37,7 @@ from routing.snapshot import read_snapshot
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60
+ACCEPTED = (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.FILLED)
 Clock = Callable[[], datetime]
 
 
@@ -50,22 +53,26 @@ def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
     if route_id is None:
         return
     owner = uuid.uuid4().hex
-    while _acquire_lease(route_id, owner, clock()):
+    while acquire_lease(route_id, owner, clock()):
         try:
             _drain_route(route_id, owner, clock)
         finally:
-            Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_owner="", lease_until=None)
+            release_lease(route_id, owner)
         if not Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED).exists():
             return
 
 
-def _acquire_lease(route_id: int, owner: str, now: datetime) -> bool:
+def acquire_lease(route_id: int, owner: str, now: datetime) -> bool:
     return (
         Route.objects.filter(pk=route_id)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=settings.ROUTE_LEASE_SECONDS))
         == 1
     )
+
+
+def release_lease(route_id: int, owner: str) -> None:
+    Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
 def _drain_route(route_id: int, owner: str, clock: Clock) -> None:
@@ -79,11 +86,14 @@ def _drain_route(route_id: int, owner: str, clock: Clock) -> None:
         if next_id is None:
             return
         now = clock()
-        Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        Route.objects.filter(pk=route_id, lease_owner=owner).update(
+            lease_until=now + timedelta(seconds=settings.ROUTE_LEASE_SECONDS)
+        )
         claimed = Alert.objects.filter(pk=next_id, status=Alert.Status.QUEUED).update(
             status=Alert.Status.PROCESSING, claimed_at=now
         )
         if claimed == 1:
+            crashpoint("after_claim")
             decide_and_send(next_id, now=now)
 
 
@@ -134,7 +144,11 @@ def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
 
     # Committed: the decision and the orders with their client ids exist before anything leaves the process.
     if legs and exchange is not None:
+        crashpoint("after_order_row")
         _submit_legs(decision, legs, exchange, now)
+    if exchange is not None:
+        # After every processed alert: the position gets exactly its one worst-case stop (or none when flat).
+        protection.ensure_stop(route, exchange)
     return decision
 
 
@@ -142,12 +156,18 @@ def _submit_legs(decision: Decision, legs: list[Order], exchange: Exchange, now:
     for order in legs:
         try:
             orders.submit(order, exchange)
+        except orders.SubmitRaced:
+            return
         except OrderRejected as exc:
             _settle_decision(decision, Reason.EXCHANGE_REJECTED, exc.status, f"{exc.status} ({order.client_order_id})")
             orders.abandon_pending(legs, cause=f"earlier leg rejected: {exc.status}", now=now)
             return
         except AmbiguousOutcome as exc:
             _settle_decision(decision, Reason.OUTCOME_UNKNOWN, exc.venue_code, str(order.client_order_id))
+            # Look it up at once: a reply lost after the exchange accepted (the common case) is adopted right here;
+            # an order with no trace yet is left for the sweeper, which re-sends it once after the lookup window.
+            if lifecycle.resolve(order, exchange).outcome == "adopted" and order.state in ACCEPTED:
+                continue
             # The next leg waits: sending the increase while the reduction's fate is unknown could overshoot.
             orders.abandon_pending(legs, cause="earlier leg outcome unknown", now=now)
             return

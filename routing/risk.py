@@ -78,6 +78,7 @@ from routing.sizing import CONTEXT, SizingError, desired_delta, signed, split_le
 
 EXPOSURE_REASONS: frozenset[Reason] = frozenset(
     {
+        Reason.ROUTE_FROZEN,
         Reason.SIDE_NOT_ALLOWED,
         Reason.MAX_ORDER_SIZE,
         Reason.MAX_POSITION_SIZE,
@@ -419,6 +420,17 @@ _STRUCTURAL: tuple[Callable[[_Inputs], _Outcome | None], ...] = (
 # --- exposure checks (the increasing leg only) ------------------------------------------------------------------
 
 
+def _not_frozen(e: _Exposure) -> _Outcome | None:
+    # Reconciliation froze the route (our books and the exchange disagree): nothing may add to the position
+    # until a person looks; reductions and exits are not exposure and never reach this check.
+    if not e.inputs.route.frozen:
+        return None
+    return _Outcome(
+        Check("route_not_frozen", False, "frozen", "position drift under review", Reason.ROUTE_FROZEN),
+        "the route is frozen for new exposure until the position drift is cleared",
+    )
+
+
 def _side_allowed(e: _Exposure) -> _Outcome | None:
     policy = e.inputs.route.side_policy
     if policy is SidePolicy.BOTH:
@@ -522,6 +534,7 @@ def _daily_loss(e: _Exposure) -> _Outcome | None:
 
 
 _EXPOSURE: tuple[Callable[[_Exposure], _Outcome | None], ...] = (
+    _not_frozen,
     _side_allowed,
     _max_order_size,
     _max_position,

@@ -16,6 +16,7 @@ from audit.order_states import OrderState
 from exchanges.base import Exchange, InstrumentSpec
 from exchanges.connect import exchange_for
 from exchanges.errors import ExchangeError
+from routing.breaker import breaker_open_until
 from routing.domain import InstrumentSnapshot, Snapshot
 from routing.models import Route
 
@@ -40,12 +41,16 @@ def read_snapshot(
     }
     if account is None or not account.connected:
         return Snapshot(**base), None
+    paused = breaker_open_until(account, now)
+    if paused is not None:
+        reason = f"Unavailable: circuit breaker open until {paused:%H:%M:%S} UTC after repeated exchange failures"
+        return Snapshot(**{**base, "read_error": reason}), None
     try:
         exchange = exchange_for(account)
     except CredentialsUnreadable:
         return Snapshot(**{**base, "credentials_readable": False}), None
     try:
-        spec = _instrument(exchange, account, route.symbol)
+        spec = instrument_spec(exchange, account, route.symbol)
         ticker = exchange.ticker(route.symbol) if spec else None
         position = next((p.size for p in exchange.positions() if p.symbol == route.symbol), Decimal(0))
         summary = exchange.account()
@@ -76,7 +81,7 @@ def read_snapshot(
     )
 
 
-def _instrument(exchange: Exchange, account: ExchangeAccount, symbol: str) -> InstrumentSpec | None:
+def instrument_spec(exchange: Exchange, account: ExchangeAccount, symbol: str) -> InstrumentSpec | None:
     key = str(account.pk)
     with _instruments_lock:
         cached = _instruments.get(key)

@@ -7,3 +7,9 @@ def process_alert(alert_id: int) -> None:
     from routing.pipeline import process_alert as run
 
     run(alert_id)
+
+
+def reconcile() -> str:
+    from routing.reconcile import run
+
+    return repr(run())

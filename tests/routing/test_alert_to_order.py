@@ -266,15 +266,24 @@ def test_exchange_rejected_keeps_the_status_verbatim(client, make_route, fake, e
     assert order.submit_attempts == 1
 
 
-def test_outcome_unknown_when_the_reply_is_lost(client, make_route, fake, exchange_url):
+def test_a_lost_reply_is_adopted_by_lookup_without_a_second_order(client, make_route, fake, exchange_url):
     fake.add_fault("sendorder", "accept_then_drop", count=1, seconds=2)
+    decision = send(client, make_route(), position="0.1")
+    (order,) = decision.orders.all()
+    assert order.state == OrderState.FILLED
+    assert [e.to_state for e in order.events.all()] == ["pending_submit", "unknown", "filled"]
+    assert decision.reason == Reason.ORDER_SENT and "confirmed on the exchange" in decision.message
+    assert order.submit_attempts == 1 and exchange_orders(fake) == 1
+    assert fake_position(fake) == Decimal("0.1")
+
+
+def test_outcome_unknown_when_nothing_can_be_confirmed_yet(client, make_route, fake, exchange_url):
+    fake.add_fault("sendorder", "timeout_before", count=1, seconds=2)
     decision = send(client, make_route(), position="0.1")
     assert decision.reason == Reason.OUTCOME_UNKNOWN
     (order,) = decision.orders.all()
-    assert order.state == OrderState.UNKNOWN
-    assert order.submit_attempts == 1
-    # It did land: the lookup by client order id (issue 4's resolver) will find it.
-    assert fake_position(fake) == Decimal("0.1")
+    assert order.state == OrderState.UNKNOWN and order.submit_attempts == 1
+    assert fake_position(fake) == Decimal(0)
 
 
 def test_every_decision_replays_identically(client, make_route, fake, exchange_url):

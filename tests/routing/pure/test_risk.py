@@ -113,6 +113,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str,
     ("target-below-step", {"position": D("0.00005")}, {}, {}, None, Reason.SIZE_BELOW_MINIMUM, "skip", "size_step"),
     ("contracts-below-step", {"contracts": D("0.00009")}, {"sizing_mode": SizingMode.CONTRACTS}, {}, None,
      Reason.SIZE_BELOW_MINIMUM, "skip", "size_step"),
+    ("frozen-route-adding", {}, {"frozen": True}, {}, None, Reason.ROUTE_FROZEN, "skip", "route_not_frozen"),
     ("long-only-opening-short", {"action": Action.SELL, "position": D("-0.5")}, {"side_policy": SidePolicy.LONG_ONLY},
      {}, None, Reason.SIDE_NOT_ALLOWED, "skip", "side_allowed"),
     ("short-only-opening-long", {}, {"side_policy": SidePolicy.SHORT_ONLY}, {}, None, Reason.SIDE_NOT_ALLOWED, "skip",
@@ -614,3 +615,29 @@ def test_naive_datetimes_are_refused_loudly() -> None:
         run(now=NOW.replace(tzinfo=None))
     with pytest.raises(ValueError, match="fired_at"):
         run(alert={"fired_at": FIRED.replace(tzinfo=None)})
+
+
+def test_a_frozen_route_still_exits() -> None:
+    from datetime import UTC, datetime
+
+    from routing.domain import AlertIntent, InstrumentSnapshot, RouteConfig, Snapshot
+    from routing.risk import evaluate
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    snapshot = Snapshot(
+        taken_at=now,
+        account_connected=True,
+        credentials_readable=True,
+        live=True,
+        live_access=True,
+        instrument=InstrumentSnapshot("PF_XBTUSD", D(1), D("0.0001"), D(1), True),
+        mark_price=D(60000),
+        position=D("0.5"),
+        equity=D(100000),
+    )
+    route = RouteConfig(route_id=1, symbol="PF_XBTUSD", frozen=True)
+    exit_verdict = evaluate(AlertIntent(Action.SELL, now, position=D(0)), route, snapshot, now)
+    assert exit_verdict.reason == Reason.ORDER_SENT
+    assert [(leg.size, leg.reduce_only) for leg in exit_verdict.legs] == [(D("0.5"), True)]
+    add_verdict = evaluate(AlertIntent(Action.BUY, now, position=D(1)), route, snapshot, now)
+    assert add_verdict.reason == Reason.ROUTE_FROZEN

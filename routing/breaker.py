@@ -1,0 +1,97 @@
+"""Every caller's view of an account's exchange: rate-limit backoff with jitter, and a circuit breaker.
+
+`RateLimited` means the request did not take effect (our per-key budget refused it, or Kraken answered
+apiLimitExceeded before acting), so waiting `retry_after` (plus jitter, so workers sharing a key do not retry in
+lockstep) and trying again - with the same client order id for orders - is safe. A run of failures opens the
+breaker: the account is paused for a while, and decisions say so instead of hammering a struggling exchange.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import ExchangeAccount
+from exchanges.base import Exchange
+from exchanges.errors import AmbiguousOutcome, RateLimited, Unavailable
+
+FAILURES_TO_OPEN = 5
+PAUSE = timedelta(seconds=60)
+RATE_LIMIT_RETRIES = 3
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class BreakerOpen(Unavailable):
+    """The account is paused by the circuit breaker; nothing was sent."""
+
+
+def breaker_open_until(account: ExchangeAccount, now: datetime) -> datetime | None:
+    return account.paused_until if account.paused_until and account.paused_until > now else None
+
+
+class GuardedExchange:
+    def __init__(
+        self,
+        exchange: Exchange,
+        account: ExchangeAccount,
+        *,
+        clock: Callable[[], datetime] = timezone.now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._exchange = exchange
+        self._account = account
+        self._clock = clock
+        self._sleep = sleep
+        self.capabilities = exchange.capabilities
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._exchange, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._call(target, *args, **kwargs)
+
+        return call
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        until = breaker_open_until(self._account, self._clock())
+        if until is not None:
+            raise BreakerOpen(f"circuit breaker open until {until:%H:%M:%S} UTC after repeated exchange failures")
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            try:
+                result = fn(*args, **kwargs)
+            except RateLimited as exc:
+                self._failed()
+                if attempt == RATE_LIMIT_RETRIES:
+                    raise
+                delay = min(MAX_BACKOFF_SECONDS, max(exc.retry_after, 0.05) * (2**attempt))
+                self._sleep(delay * random.uniform(1.0, 1.5))
+                continue
+            except (Unavailable, AmbiguousOutcome):
+                self._failed()
+                raise
+            self._succeeded()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failed(self) -> None:
+        ExchangeAccount.objects.filter(pk=self._account.pk).update(failure_streak=F("failure_streak") + 1)
+        streak = ExchangeAccount.objects.filter(pk=self._account.pk).values_list("failure_streak", flat=True).get()
+        self._account.failure_streak = streak
+        if streak >= FAILURES_TO_OPEN:
+            until = self._clock() + PAUSE
+            ExchangeAccount.objects.filter(pk=self._account.pk).update(paused_until=until, failure_streak=0)
+            self._account.paused_until = until
+            self._account.failure_streak = 0
+
+    def _succeeded(self) -> None:
+        if self._account.failure_streak:
+            ExchangeAccount.objects.filter(pk=self._account.pk).update(failure_streak=0)
+            self._account.failure_streak = 0
