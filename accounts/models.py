@@ -43,8 +43,10 @@ class ExchangeAccount(models.Model):
     key_fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     connected = models.BooleanField(default=True, help_text="Off when the key was revoked or refused by the exchange.")
     verified_at = models.DateTimeField(null=True, blank=True)
-    # Circuit breaker: consecutive exchange failures, and the time until which the account is paused.
+    # Circuit breaker: exchange failures counted since `failures_since` (a rolling window), and the time until
+    # which the account is paused.
     failure_streak = models.PositiveIntegerField(default=0, editable=False)
+    failures_since = models.DateTimeField(null=True, blank=True, editable=False)
     paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Reconciliation cursors (Kraken keeps 22 days of fills and account log; we keep everything we saw).
     fills_synced_until = models.DateTimeField(null=True, blank=True, editable=False)

@@ -2,8 +2,9 @@
 
 `RateLimited` means the request did not take effect (our per-key budget refused it, or Kraken answered
 apiLimitExceeded before acting), so waiting `retry_after` (plus jitter, so workers sharing a key do not retry in
-lockstep) and trying again - with the same client order id for orders - is safe. A run of failures opens the
-breaker: the account is paused for a while, and decisions say so instead of hammering a struggling exchange.
+lockstep) and trying again - with the same client order id for orders - is safe. Five failures within a minute
+open the breaker: the account is paused for a minute, and decisions say so instead of hammering a struggling
+exchange; after the pause the next call goes through (and a failure starts a new count).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
@@ -22,6 +23,7 @@ from exchanges.base import Exchange
 from exchanges.errors import AmbiguousOutcome, RateLimited, Unavailable
 
 FAILURES_TO_OPEN = 5
+FAILURE_WINDOW = timedelta(seconds=60)
 PAUSE = timedelta(seconds=60)
 RATE_LIMIT_RETRIES = 3
 MAX_BACKOFF_SECONDS = 5.0
@@ -77,21 +79,28 @@ class GuardedExchange:
             except (Unavailable, AmbiguousOutcome):
                 self._failed()
                 raise
-            self._succeeded()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _failed(self) -> None:
-        ExchangeAccount.objects.filter(pk=self._account.pk).update(failure_streak=F("failure_streak") + 1)
-        streak = ExchangeAccount.objects.filter(pk=self._account.pk).values_list("failure_streak", flat=True).get()
-        self._account.failure_streak = streak
-        if streak >= FAILURES_TO_OPEN:
-            until = self._clock() + PAUSE
-            ExchangeAccount.objects.filter(pk=self._account.pk).update(paused_until=until, failure_streak=0)
-            self._account.paused_until = until
-            self._account.failure_streak = 0
-
-    def _succeeded(self) -> None:
-        if self._account.failure_streak:
-            ExchangeAccount.objects.filter(pk=self._account.pk).update(failure_streak=0)
-            self._account.failure_streak = 0
+        # Failures are counted in a rolling window, not reset by the next success: an exchange whose account
+        # endpoint fails while its ticker answers is still failing every decision.
+        now = self._clock()
+        with transaction.atomic():
+            account = (
+                ExchangeAccount.objects.select_for_update()
+                .only("failure_streak", "failures_since")
+                .get(pk=self._account.pk)
+            )
+            if account.failures_since is None or now - account.failures_since > FAILURE_WINDOW:
+                streak, since = 1, now
+            else:
+                streak, since = account.failure_streak + 1, account.failures_since
+            paused_until = now + PAUSE if streak >= FAILURES_TO_OPEN else None
+            ExchangeAccount.objects.filter(pk=self._account.pk).update(
+                failure_streak=0 if paused_until else streak,
+                failures_since=None if paused_until else since,
+                **({"paused_until": paused_until} if paused_until else {}),
+            )
+        if paused_until:
+            self._account.paused_until = paused_until
