@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from audit.models import Alert, Decision, Fill, Order, OrderEvent
+from audit.models import Alert, Attention, Decision, Fill, LedgerEntry, Order, OrderEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -178,7 +178,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "venue_status",
         "filled_size",
     )
-    list_filter = ("state", "purpose", "reduce_only", "created_at", "route")
+    list_filter = ("purpose", "state", "reduce_only", "created_at", "route")
     search_fields = ("=client_order_id", "=exchange_order_id", "=decision__alert__id", "route__owner__email")
     list_select_related = ("route",)
     date_hierarchy = "created_at"
@@ -215,3 +215,25 @@ class FillAdmin(ReadOnlyAdmin):
     list_filter = ("symbol", "side", "filled_at")
     search_fields = ("=fill_id", "=client_order_id", "=exchange_order_id")
     date_hierarchy = "filled_at"
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "exchange_account", "route", "kind", "symbol", "fee", "realized_pnl", "realized_funding")
+    list_filter = ("kind", "symbol", "at")
+    search_fields = ("=entry_id", "=execution_id")
+    date_hierarchy = "at"
+
+
+@admin.register(Attention)
+class AttentionAdmin(admin.ModelAdmin):
+    """What needs a person. Support resolves an item by setting `resolved_at`; nothing else is editable."""
+
+    list_display = ("created_at", "kind", "route", "order", "detail", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("detail", "route__name", "route__owner__email", "order__client_order_id")
+    readonly_fields = ("kind", "route", "order", "detail", "created_at")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -70,3 +70,23 @@ def test_no_secret_in_logs_bodies_admin_pages_or_output(
 def test_the_exchange_account_repr_and_str_hold_no_key(account):
     for text in (str(account), repr(account)):
         assert TRADER_KEY not in text and TRADER_SECRET not in text
+
+
+def test_support_sees_an_orders_history_and_the_routes_current_stop(client, make_route, fake, exchange_url):
+    from decimal import Decimal
+
+    fake.set_mark("PF_XBTUSD", Decimal(60000))
+    route = make_route(sizing_mode="target", worst_case_stop_pct=Decimal(5))
+    post(client, route, payload(position="0.1"))
+    run_queued_tasks()
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("support", "support@example.com", "x" * 12))
+    page = admin.get(f"/admin/routing/route/{route.pk}/change/").content.decode()
+    stop = Order.objects.get(route=route, purpose=Order.Purpose.WORST_CASE_STOP)
+    assert f"{stop.client_order_id} sell 0.1" in page and "57000" in page
+    order = Order.objects.get(route=route, purpose=Order.Purpose.STRATEGY)
+    history = admin.get(f"/admin/audit/order/{order.pk}/change/").content.decode()
+    for state in ("Pending submit", "Filled", "exchange accepted"):
+        assert state in history
+    assert admin.get("/admin/audit/attention/").status_code == 200
+    assert admin.get(f"/admin/audit/order/?q={order.client_order_id}").status_code == 200
