@@ -106,3 +106,33 @@ def test_fifty_concurrent_identical_copies_give_one_alert_and_one_order(real_sta
     assert Order.objects.count() == 1
     assert fake_calls(kraken, "sendorder") == 1
     assert Alert.objects.get().duplicates == 49
+
+
+def test_a_thousand_concurrent_identical_alerts_give_one_order_and_no_5xx(real_stack, make_route):
+    web, kraken, _ = real_stack
+    route = make_route(sizing_mode="target")
+    body = json.dumps(payload(position="0.1", id="storm"))
+    threads = 100
+    barrier = Barrier(threads)
+
+    def fire(_: int) -> list[tuple[int, int]]:
+        session = requests.Session()
+        barrier.wait()
+        out = []
+        for _ in range(10):
+            r = session.post(
+                web + route.webhook_path, data=body, headers={"Content-Type": "application/json"}, timeout=30
+            )
+            out.append((r.status_code, r.json()["alert"]))
+        return out
+
+    with ThreadPoolExecutor(threads) as pool:
+        answers = [a for batch in pool.map(fire, range(threads)) for a in batch]
+    codes = [code for code, _ in answers]
+    assert len(answers) == 1000
+    assert codes.count(202) == 1 and codes.count(200) == 999, sorted(set(codes))
+    assert not [c for c in codes if c >= 500]
+    assert len({alert for _, alert in answers}) == 1
+    wait_decided([answers[0][1]])
+    assert Alert.objects.count() == 1 and Decision.objects.count() == 1
+    assert fake_calls(kraken, "sendorder") == 1
