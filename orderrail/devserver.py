@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
+from typing import IO
 
 PORT = int(os.environ.get("PORT", "8000"))
 FAKE_PORT = int(os.environ.get("FAKE_PORT", "8765"))
@@ -29,15 +31,19 @@ def main() -> int:
     procs: list[subprocess.Popen[str]] = []
 
     def stop_all(*_: object) -> None:
+        # Once stopping, further signals must not interrupt the stop itself.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc in procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole group: qcluster's worker processes too
+                proc.wait()
 
     def terminate(*_: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (a supervisor, `timeout`) stops the three children like Ctrl-C does
@@ -59,6 +65,7 @@ def main() -> int:
             env=env,
             stdout=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         procs.append(fake)
         line = fake.stdout.readline() if fake.stdout else ""
@@ -67,9 +74,14 @@ def main() -> int:
             stop_all()
             return 1
         print(line.strip())
+        # Keep draining its output, so a chatty fake can never block on a full pipe.
+        threading.Thread(target=_relay, args=(fake.stdout,), daemon=True).start()
         subprocess.run([*manage, "seed_demo"], env=env, check=True)
-        procs.append(subprocess.Popen([*manage, "qcluster"], env=env))
-        procs.append(subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"], env=env))
+        # Own process groups: Ctrl-C reaches us once, and we stop each child with its whole family.
+        procs.append(subprocess.Popen([*manage, "qcluster"], env=env, start_new_session=True))
+        procs.append(
+            subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"], env=env, start_new_session=True)
+        )
         time.sleep(2)
         _print_next_steps(demo)
         while all(proc.poll() is None for proc in procs):
@@ -80,6 +92,11 @@ def main() -> int:
     finally:
         stop_all()
     return 0
+
+
+def _relay(stream: IO[str] | None) -> None:
+    for text in stream or ():
+        sys.stdout.write(text)
 
 
 def _print_next_steps(demo: object) -> None:
