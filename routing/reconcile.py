@@ -102,13 +102,18 @@ def reconcile_account(
         report.errors.append(f"account {account.pk}: {type(exc).__name__}")
         return
     for route in routes:
+        # Kraken nets one position per instrument per account, and only one enabled route may trade it: that route
+        # owns the position's drift check and stop. A disabled route only winds down stops it still has.
+        if not route.enabled and not protection.live_stops(route):
+            continue
         # Under the route's lease, like the pipeline: stop upkeep here and there never runs at the same time.
         owner = uuid.uuid4().hex
         if not pipeline.acquire_lease(route.pk, owner, clock()):
             report.stops.append(f"route {route.pk}: busy, next round")
             continue
         try:
-            _check_drift(route, positions.get(route.symbol, Decimal(0)), report, clock=clock)
+            if route.enabled:
+                _check_drift(route, positions.get(route.symbol, Decimal(0)), report, clock=clock)
             report.stops.append(f"route {route.pk}: {protection.ensure_stop(route, exchange, clock=clock)}")
         finally:
             pipeline.release_lease(route.pk, owner)
