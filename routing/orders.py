@@ -151,34 +151,36 @@ def record_ack(order: Order, ack: OrderAck, *, exchange_account_id: int | None, 
     else:
         state = OrderState.OPEN
     average = sum((f.size * f.price for f in ack.fills), Decimal(0)) / filled if filled else None
-    transition(
-        order,
-        state,
-        cause=f"exchange accepted ({ack.status}), filled {filled} of {size}",
-        now=now,
-        exchange_order_id=ack.exchange_order_id,
-        venue_status=ack.status[:80],
-        filled_size=filled,
-        average_fill_price=average,
-    )
-    if exchange_account_id is None:
-        return
-    for f in ack.fills:
-        Fill.objects.get_or_create(
-            exchange_account_id=exchange_account_id,
-            fill_id=f.fill_id,
-            defaults={
-                "order": order,
-                "route_id": order.route_id,
-                "exchange_order_id": f.exchange_order_id,
-                "client_order_id": f.client_order_id or "",
-                "symbol": f.symbol,
-                "side": f.side.value,
-                "size": f.size,
-                "price": f.price,
-                "liquidity": f.liquidity.value,
-                "filled_at": f.time,
-            },
+    # The fills and the state change commit together, fills first: no reader ever sees a filled order whose fills
+    # are missing (reconciliation would take that gap for position drift).
+    with transaction.atomic():
+        if exchange_account_id is not None:
+            for f in ack.fills:
+                Fill.objects.get_or_create(
+                    exchange_account_id=exchange_account_id,
+                    fill_id=f.fill_id,
+                    defaults={
+                        "order": order,
+                        "route_id": order.route_id,
+                        "exchange_order_id": f.exchange_order_id,
+                        "client_order_id": f.client_order_id or "",
+                        "symbol": f.symbol,
+                        "side": f.side.value,
+                        "size": f.size,
+                        "price": f.price,
+                        "liquidity": f.liquidity.value,
+                        "filled_at": f.time,
+                    },
+                )
+        transition(
+            order,
+            state,
+            cause=f"exchange accepted ({ack.status}), filled {filled} of {size}",
+            now=now,
+            exchange_order_id=ack.exchange_order_id,
+            venue_status=ack.status[:80],
+            filled_size=filled,
+            average_fill_price=average,
         )
 
 

@@ -12,17 +12,25 @@ _started = threading.Event()
 
 
 def ensure_schedule() -> None:
+    """Exactly one periodic reconcile schedule. Schedule.name is not unique in django-q2, and the workers of a first
+    start race here, so a duplicate can appear: the next call keeps the oldest row and deletes the rest."""
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name=RECONCILE_SCHEDULE,
-        defaults={
-            "func": "routing.tasks.reconcile",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.RECONCILE_EVERY_MINUTES,
-            "repeats": -1,
-        },
-    )
+    wanted = {
+        "func": "routing.tasks.reconcile",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": settings.RECONCILE_EVERY_MINUTES,
+        "repeats": -1,
+    }
+    rows = list(Schedule.objects.filter(name=RECONCILE_SCHEDULE).order_by("pk"))
+    if not rows:
+        Schedule.objects.create(name=RECONCILE_SCHEDULE, **wanted)
+        return
+    keep, extra = rows[0], rows[1:]
+    if extra:
+        Schedule.objects.filter(pk__in=[row.pk for row in extra]).delete()
+    if any(getattr(keep, name) != value for name, value in wanted.items()):
+        Schedule.objects.filter(pk=keep.pk).update(**wanted)
 
 
 def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> None:
@@ -30,10 +38,14 @@ def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> N
     if _started.is_set():
         return
     _started.set()
-    try:
-        from django_q.tasks import async_task
+    from django_q.tasks import async_task
 
-        ensure_schedule()
+    # The start-up reconcile first, and on its own: nothing about the schedule may stand in its way.
+    try:
         async_task("routing.tasks.reconcile", task_name="reconcile-on-start")
     except Exception:  # a failure here must not stop the worker from serving alerts
         logger.exception("could not enqueue the start-up reconciliation")
+    try:
+        ensure_schedule()
+    except Exception:
+        logger.exception("could not ensure the reconcile schedule")

@@ -14,5 +14,5 @@ class Command(BaseCommand):
             f"fills +{report.fills}, ledger +{report.ledger}, orders moved {report.orders_moved}, "
             f"alerts re-driven {report.alerts_redriven}"
         )
-        for line in [*report.resolutions, *report.drifts, *report.stops, *report.errors]:
+        for line in [*report.resolutions, *report.drifts, *report.deferred, *report.stops, *report.errors]:
             self.stdout.write(f"  {line}")
