@@ -90,8 +90,16 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 def start_web(
-    procs: Processes, env: dict[str, str], *, workers: int = 2, threads: int = 1, log: Path | None = None
+    procs: Processes,
+    env: dict[str, str],
+    *,
+    workers: int = 2,
+    threads: int = 1,
+    worker_class: str | None = None,
+    log: Path | None = None,
 ) -> str:
+    """gunicorn on a free port. The sync worker (the default for one thread) closes every connection after one
+    request; gthread keeps connections alive (``--keep-alive``), even with a single thread."""
     port = free_port()
     procs.start(
         "web",
@@ -107,7 +115,7 @@ def start_web(
             "--threads",
             str(threads),
             "--worker-class",
-            "gthread" if threads > 1 else "sync",
+            worker_class or ("gthread" if threads > 1 else "sync"),
             "--keep-alive",
             "30",
             "--backlog",
@@ -132,3 +140,40 @@ def running() -> Iterator[Processes]:
         yield procs
     finally:
         procs.stop_all()
+
+
+# -- helpers for the crash-recovery tests (tests/routing/test_crash_recovery.py) ---------------------------------
+
+
+def start_fake(procs: Processes, key: str, secret: str, *, collateral: str = "100000", log: Path | None = None) -> str:
+    """The fake Kraken as its own process (`manage.py fake_kraken`), with one account; returns its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "manage.py", "fake_kraken", "--port", str(port), "--key", key, "--secret", secret]
+    procs.start("fake", [*args, "--collateral", collateral], stack_env(database_url(), url), log)
+    wait_http(url + "/_fake/health")
+    return url
+
+
+def fake_calls(kraken_url: str, endpoint: str) -> int:
+    """Requests that reached `endpoint` on the fake, whatever became of them."""
+    return requests.get(f"{kraken_url}/_fake/calls", params={"endpoint": endpoint}, timeout=5).json()["calls"]
+
+
+def fake_positions(kraken_url: str, key: str) -> dict[str, str]:
+    """The fake's open positions of one key, symbol → signed size (as the string the fake sends)."""
+    rows = requests.get(f"{kraken_url}/_fake/positions", params={"key": key}, timeout=5).json()["positions"]
+    return {row["symbol"]: row["size"] for row in rows}
+
+
+def fake_orders(kraken_url: str) -> dict[str, dict]:
+    """Every order the fake has ever accepted, keyed by client order id (the engine's own record)."""
+    orders = requests.get(f"{kraken_url}/_fake/state", timeout=10).json()["engine"]["orders"]
+    return {o["client_order_id"]: o for o in orders.values() if o.get("client_order_id")}
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    if not path.exists():
+        return f"({path.name}: no log)"
+    text = path.read_text(errors="replace").splitlines()
+    return f"--- {path.name} (last {min(lines, len(text))} of {len(text)} lines) ---\n" + "\n".join(text[-lines:])

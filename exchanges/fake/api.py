@@ -12,6 +12,8 @@ takes a parsed ``Request`` plus the calling account and answers a ``Reply``. Err
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -39,7 +41,7 @@ from exchanges.fake.wire import (
     text,
 )
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.model import EditOutcome, SimOrder, SimOrderRequest
+from exchanges.sim.model import EditOutcome, SimFill, SimOrder, SimOrderRequest
 from exchanges.sim.vocabulary import OrderKind, Reason, Status
 
 ZERO = Decimal(0)
@@ -389,9 +391,71 @@ class Call:
         return self.api_key.account_id
 
 
+class _SymbolFills:
+    __slots__ = ("fills", "ordered", "quote", "start", "summed_to", "times", "volume")
+
+    def __init__(self) -> None:
+        self.fills: list[SimFill] = []
+        self.times: list[datetime] = []
+        self.ordered = True  # times never decrease along the list
+        self.start = -1  # the running sums cover fills[start:summed_to]
+        self.summed_to = 0
+        self.volume = ZERO
+        self.quote = ZERO
+
+
+class DayStats:
+    """Each symbol's fills of the last 24 hours (last fill, volume, quote volume) for the tickers, without
+    rescanning every fill of every symbol on each request.
+
+    The engine's fill list only grows, so each new fill is indexed once, under its symbol. While a symbol's fill
+    times are in order (the clock did not step back), its window is a suffix of that index, found by bisection;
+    its sums are carried forward by adding the new fills in order - the very additions, in the very order, that
+    summing the window afresh performs - and recomputed when the window's start moves. Fills out of time order, or
+    a different fill list, fall back to filtering as a full scan would."""
+
+    def __init__(self) -> None:
+        self._source: list[SimFill] | None = None
+        self._seen = 0
+        self._symbols: dict[str, _SymbolFills] = {}
+
+    def of(self, fills: list[SimFill], symbol: str, cutoff: datetime) -> tuple[SimFill | None, Decimal, Decimal]:
+        """Like ``day = [f for f in fills if f.symbol == symbol and f.time >= cutoff]``: its last fill (or None),
+        ``sum(size)`` and ``sum(size * price)``, both starting from ZERO."""
+        if fills is not self._source or len(fills) < self._seen:
+            self._source, self._seen, self._symbols = fills, 0, {}
+        for fill in itertools.islice(fills, self._seen, None):
+            entry = self._symbols.get(fill.symbol)
+            if entry is None:
+                entry = self._symbols[fill.symbol] = _SymbolFills()
+            if entry.times and fill.time < entry.times[-1]:
+                entry.ordered = False
+            entry.fills.append(fill)
+            entry.times.append(fill.time)
+        self._seen = len(fills)
+        entry = self._symbols.get(symbol)
+        if entry is None:
+            return None, ZERO, ZERO
+        if not entry.ordered:
+            day = [f for f in entry.fills if f.time >= cutoff]
+            volume = sum((f.size for f in day), ZERO)
+            return (day[-1] if day else None), volume, sum((f.size * f.price for f in day), ZERO)
+        start = bisect.bisect_left(entry.times, cutoff)
+        if start != entry.start:
+            entry.start, entry.volume, entry.quote, summed = start, ZERO, ZERO, start
+        else:
+            summed = entry.summed_to
+        for fill in itertools.islice(entry.fills, summed, None):
+            entry.volume = entry.volume + fill.size
+            entry.quote = entry.quote + fill.size * fill.price
+        entry.summed_to = len(entry.fills)
+        return (entry.fills[-1] if start < len(entry.fills) else None), entry.volume, entry.quote
+
+
 class KrakenApi:
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
+        self._day_stats = DayStats()
 
     @property
     def engine(self) -> SimEngine:
@@ -789,31 +853,34 @@ class KrakenApi:
         return success(call.now, **_instrument_status(symbol))
 
     def tickers(self, call: Call) -> Reply:
-        return success(call.now, tickers=[self._ticker_json(s.symbol, call.now) for s in self.engine.instruments()])
+        symbols = [s.symbol for s in self.engine.instruments()]
+        open_interest = self._open_interest(symbols)
+        return success(
+            call.now, tickers=[self._ticker_json(symbol, call.now, open_interest[symbol]) for symbol in symbols]
+        )
 
     def ticker(self, call: Call) -> Reply:
         symbol = self.venue.symbol(call.request.path_args["symbol"])
         if symbol is None:
             return classic_error("notFound", call.now, status=404)
-        return success(call.now, ticker=self._ticker_json(symbol, call.now))
+        return success(call.now, ticker=self._ticker_json(symbol, call.now, self._open_interest([symbol])[symbol]))
 
-    def _ticker_json(self, symbol: str, now: datetime) -> dict[str, Any]:
+    def _open_interest(self, symbols: list[str]) -> dict[str, Decimal]:
+        """Sum of |position| over every account, per symbol, in one pass over the accounts instead of one per
+        symbol: each symbol's total gets exactly the terms, in exactly the order, that a scan of its own would add."""
+        totals = dict.fromkeys(symbols, ZERO)
+        for account in self.engine.state.accounts.values():
+            for position in account.positions.values():
+                total = totals.get(position.symbol)
+                if total is not None:
+                    totals[position.symbol] = total + abs(position.size)
+        return totals
+
+    def _ticker_json(self, symbol: str, now: datetime, open_interest: Decimal) -> dict[str, Any]:
         spec = self.engine.instrument(symbol)
         prices = self.engine.price(symbol)
-        day = [f for f in self.engine.state.fills if f.symbol == symbol and f.time >= now - timedelta(days=1)]
-        volume = sum((f.size for f in day), ZERO)
-        quote_volume = sum((f.size * f.price for f in day), ZERO)
-        open_interest = sum(
-            (
-                abs(p.size)
-                for a in self.engine.state.accounts.values()
-                for p in a.positions.values()
-                if p.symbol == symbol
-            ),
-            ZERO,
-        )
+        last, volume, quote_volume = self._day_stats.of(self.engine.state.fills, symbol, now - timedelta(days=1))
         bid, ask = _touch(prices.mark, spec.tick_size)
-        last = day[-1] if day else None
         # Recent Kraken responses send ticker numbers as strings (reference §3.2, CCXT 2026 fixture).
         return {
             "tag": "perpetual",

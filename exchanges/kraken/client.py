@@ -7,6 +7,8 @@
   timeout), because they are idempotent, free and the pipeline would otherwise fail a snapshot on one reset.
 * The secret and the Authent header never appear in logs, exception messages or reprs; exceptions are raised
   ``from None`` so no ``requests`` object carrying the signed headers rides along as ``__cause__``.
+* The session reads the environment (proxies, NO_PROXY, CA bundle, ~/.netrc) once, when it is made, not on every
+  request as ``requests`` does by default: that re-reading was over a third of the client's CPU per call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import email.utils
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -103,6 +106,25 @@ def retry_after_from(headers: Mapping[str, str], default: float) -> float:
     return default
 
 
+def session_for(base_url: str) -> requests.Session:
+    """A ``requests`` session whose environment settings are resolved once, for ``base_url``, and pinned on it.
+
+    With ``trust_env`` on (the default), every request walks the whole environment twice for proxy variables and
+    looks for a ~/.netrc. The same lookups are done here, once, with the functions ``requests`` itself uses, so
+    the effective proxies, CA bundle and netrc auth are exactly what they would have been; only a change of the
+    process environment after start-up is no longer seen."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    netrc_auth = requests.utils.get_netrc_auth(base_url)
+    if netrc_auth:
+        session.auth = netrc_auth
+    session.trust_env = False
+    return session
+
+
 class _Redacted:
     """Holds the decoded secret so that no repr, ``vars()`` dump or debugger view prints it."""
 
@@ -142,7 +164,7 @@ class KrakenClient:
         self.timeouts = (float(connect_timeout), float(read_timeout))
         self.budget = budget if budget is not None else budget_for(api_key)
         self.nonces = nonces if nonces is not None else signing.nonce_source_for(api_key)
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else session_for(self.base_url)
         self.retry_public_reads = retry_public_reads
 
     def __repr__(self) -> str:
@@ -248,13 +270,16 @@ class KrakenClient:
         self, what: str, response: requests.Response, *, pool: Pool, cost: int, order_call: bool
     ) -> dict[str, Any]:
         code = response.status_code
-        snippet = response.text[:_SNIPPET]
+
+        def snippet() -> str:
+            # Only an error message needs it: decoding every successful body just to keep 200 characters cost time.
+            return response.text[:_SNIPPET]
 
         if code == 429:
             wait = self._venue_rate_limited(response, pool, cost)
-            raise RateLimited(f"{what}: HTTP 429 {snippet}", retry_after=wait, venue_code="429")
+            raise RateLimited(f"{what}: HTTP 429 {snippet()}", retry_after=wait, venue_code="429")
         if code == 401:
-            raise AuthenticationFailed(f"{what}: HTTP 401 {snippet}", venue_code="401")
+            raise AuthenticationFailed(f"{what}: HTTP 401 {snippet()}", venue_code="401")
         if code >= 500 or 300 <= code < 400:
             # 5xx (and a redirect we refuse to follow) say nothing about whether an order call took effect.
             raise to_exception(Kind.UNAVAILABLE, str(code), order_call=order_call, message=f"{what}: HTTP {code}")
@@ -268,7 +293,7 @@ class KrakenClient:
             if kind in DEFINITIVE_ONLY_WITH_VENUE_BODY:
                 kind = Kind.UNAVAILABLE  # an HTML/garbled page proves nothing about what Kraken did
             word = str(code) if code >= 400 else "unparsableBody"
-            raise to_exception(kind, word, order_call=order_call, message=f"{what}: HTTP {code}, body {snippet!r}")
+            raise to_exception(kind, word, order_call=order_call, message=f"{what}: HTTP {code}, body {snippet()!r}")
 
         error = self._error_of(body)
         if error is not None:
@@ -277,7 +302,7 @@ class KrakenClient:
             raise to_exception(kind, word, order_call=order_call, message=f"{what}: {word}", retry_after=wait)
         if code >= 400:
             kind = classify(Source.HTTP, str(code))
-            raise to_exception(kind, str(code), order_call=order_call, message=f"{what}: HTTP {code} {snippet}")
+            raise to_exception(kind, str(code), order_call=order_call, message=f"{what}: HTTP {code} {snippet()}")
         return body
 
     def _venue_rate_limited(self, response: requests.Response, pool: Pool, cost: int) -> float:
