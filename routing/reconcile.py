@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -92,7 +93,11 @@ def reconcile_account(
     # Settle in-flight orders first, then import fills, so the fills of orders adopted or re-sent just now are in
     # our books before any position is compared with them.
     for order in lifecycle.unsettled_orders(clock()).filter(route__exchange_account=account):
-        report.resolutions.append(f"{order.client_order_id}: {lifecycle.resolve(order, exchange, clock=clock).outcome}")
+        # Every send of a route happens under its lease (the pipeline's, or this one), so nothing else is
+        # placing orders for the route while we re-send or compare positions.
+        with route_lease(order.route_id, clock) as held:
+            outcome = lifecycle.resolve(order, exchange, clock=clock).outcome if held else "route busy, next round"
+        report.resolutions.append(f"{order.client_order_id}: {outcome}")
     try:
         _import_fills(account, exchange, report, clock=clock)
         _import_ledger(account, exchange, report, clock=clock)
@@ -100,7 +105,6 @@ def reconcile_account(
         report.errors.append(f"account {account.pk}: history unavailable ({type(exc).__name__})")
     try:
         _settle_open_orders(account, exchange, report, clock=clock)
-        positions = {p.symbol: p.size for p in exchange.positions()}
     except ExchangeError as exc:
         report.errors.append(f"account {account.pk}: {type(exc).__name__}")
         return
@@ -109,17 +113,31 @@ def reconcile_account(
         # owns the position's drift check and stop. A disabled route only winds down stops it still has.
         if not route.enabled and not protection.live_stops(route):
             continue
-        # Under the route's lease, like the pipeline: stop upkeep here and there never runs at the same time.
-        owner = uuid.uuid4().hex
-        if not pipeline.acquire_lease(route.pk, owner, clock()):
-            report.stops.append(f"route {route.pk}: busy, next round")
-            continue
-        try:
+        with route_lease(route.pk, clock) as held:
+            if not held:
+                report.stops.append(f"route {route.pk}: busy, next round")
+                continue
             if route.enabled:
-                _check_drift(route, positions.get(route.symbol, Decimal(0)), report, clock=clock)
+                try:
+                    # Read inside the lease: a position read before another process's send finished would be
+                    # compared with fills written after it, and the gap taken for drift.
+                    position = next((p.size for p in exchange.positions() if p.symbol == route.symbol), Decimal(0))
+                except ExchangeError as exc:
+                    report.errors.append(f"route {route.pk}: position unavailable ({type(exc).__name__})")
+                    continue
+                _check_drift(route, position, report, clock=clock)
             report.stops.append(f"route {route.pk}: {protection.ensure_stop(route, exchange, clock=clock)}")
-        finally:
-            pipeline.release_lease(route.pk, owner)
+
+
+@contextmanager
+def route_lease(route_id: int, clock: Callable[[], datetime]) -> Iterator[bool]:
+    owner = uuid.uuid4().hex
+    held = pipeline.acquire_lease(route_id, owner, clock())
+    try:
+        yield held
+    finally:
+        if held:
+            pipeline.release_lease(route_id, owner)
 
 
 def _import_fills(
