@@ -169,6 +169,12 @@ Q_CLUSTER = {
     # Successes are not stored: the Alert and its Decision are the record. Failures still are.
     "save_limit": -1,
     "queue_limit": 8,
+    # django-q2 replaces a worker after 500 tasks by default: at a few hundred alerts a second that is a new
+    # process every few seconds, each starting cold (no kept-alive exchange sessions, no instrument cache) and each
+    # enqueueing its own start-up reconciliation. Recycle on memory instead (max_rss is in KiB, peak RSS), with a
+    # task count high enough never to be the reason.
+    "recycle": env.int("Q_RECYCLE", default=100_000),
+    "max_rss": env.int("Q_MAX_RSS_KIB", default=512 * 1024),
     "poll": env.float("Q_POLL", default=0.05),
     "sync": env.bool("Q_SYNC", default=False),
 }
