@@ -24,6 +24,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import re
 import resource
 import statistics
 import sys
@@ -184,10 +185,31 @@ class CpuMeter:
     are summed over the live ones and those that exited (from their parent's reaped-children counters), so a
     recycled worker's CPU is neither lost nor counted twice."""
 
-    def __init__(self, procs: Any, q_workers: int) -> None:
+    def __init__(self, procs: Any, q_workers: int, database_url: str | None = None) -> None:
         self.procs = procs
         self.q_workers = q_workers
         self.roles: dict[int, str] = {}
+        self.database_url = database_url
+        self._pg: dict[int, str | None] = {}
+
+    def _postgres_roles(self) -> None:
+        """PostgreSQL backends serving the bench database are "postgres"; its own processes (WAL writer,
+        checkpointer, autovacuum) are "postgres (shared)"; backends of other databases - another job on the box -
+        are left to "other"."""
+        if not self.database_url or not self.database_url.startswith("postgres"):
+            return
+        import psycopg
+
+        u = urlsplit(self.database_url)
+        name = u.path.lstrip("/")
+        kwargs = {"host": u.hostname, "port": u.port or 5432, "user": u.username, "password": u.password}
+        with psycopg.connect(**kwargs, dbname=name, autocommit=True) as conn:
+            rows = conn.execute("SELECT pid, datname, backend_type FROM pg_stat_activity").fetchall()
+        for pid, datname, backend_type in rows:
+            if backend_type == "client backend":
+                self._pg[pid] = "postgres" if datname == name else None
+            else:
+                self._pg.setdefault(pid, "postgres (shared)")
 
     def _classify(self, stats: dict[int, tuple[str, int, int, float, float]], groups: dict[int, str]) -> None:
         for pid, (comm, ppid, pgrp, _, _) in sorted(stats.items()):
@@ -195,7 +217,14 @@ class CpuMeter:
                 continue
             group = groups.get(pgrp)
             if comm.startswith("postgres"):
-                self.roles[pid] = "postgres"
+                if not self.database_url:
+                    self.roles[pid] = "postgres"
+                elif pid in self._pg:
+                    role = self._pg[pid]
+                    if role is not None:
+                        self.roles[pid] = role
+                    else:
+                        self.roles[pid] = "(another database)"
             elif group == "web":
                 self.roles[pid] = "web master" if pid == pgrp else "web workers"
             elif group == "fake":
@@ -214,12 +243,13 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float]:
         groups = {proc.pid: name for name, proc in self.procs.procs.items()}
+        self._postgres_roles()
         stats = _proc_stats()
         self._classify(stats, groups)
         totals: dict[str, float] = {"bench": _own_cpu(), "machine": _machine_busy()}
         for pid, info in stats.items():
             role = self.roles.get(pid)
-            if role is None:
+            if role is None or role.startswith("("):
                 continue
             totals[role] = totals.get(role, 0.0) + info[3]
             if role in ("web master", "q sentinel"):
@@ -332,7 +362,18 @@ def main() -> int:
     parser.add_argument(
         "--keep-backlog", action="store_true", help="with --ack-only: leave the backlog queued (for profiling)"
     )
-    parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the pipeline")
+    parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for the pipeline, per phase")
+    parser.add_argument(
+        "--reconcile-every-minutes",
+        type=int,
+        help="RECONCILE_EVERY_MINUTES for the stack (default: the settings' own); reconciliation walks every "
+        "account, so with one account per route it is a large share of the worker's CPU",
+    )
+    parser.add_argument(
+        "--sweep-stuck-seconds",
+        type=int,
+        help="SWEEP_STUCK_SECONDS for the stack: the sweeper re-drives, inline, every alert queued longer than this",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "webhook.json")
     args = parser.parse_args()
 
@@ -352,14 +393,14 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     from django_q.models import OrmQ
 
-    from audit.models import Alert, Decision, Fill, Order, OrderEvent
+    from audit import models as audit
 
     OrmQ.objects.all().delete()
-    OrderEvent.objects.all().delete()
-    Fill.objects.all().delete()
-    Order.objects.all().delete()
-    Decision.objects.all().delete()
-    Alert.objects.all().delete()
+    # Children before parents (the audit trail is PROTECTed); models a checkout does not have yet are skipped.
+    for name in ("Attention", "LedgerEntry", "OrderEvent", "Fill", "Order", "Decision", "Alert"):
+        model = getattr(audit, name, None)
+        if model is not None:
+            model.objects.all().delete()
     logs = args.out.parent
     logs.mkdir(parents=True, exist_ok=True)
     load_routes, burst_routes = _seed(args.routes, args.burst, logs / "accounts.json")
@@ -367,7 +408,14 @@ def main() -> int:
 
     fake_port = stack.free_port()
     kraken = f"http://127.0.0.1:{fake_port}"
-    env = stack.stack_env(args.database_url, kraken, Q_WORKERS=str(args.q_workers), BILLING_ENABLED="0")
+    extra = {"Q_WORKERS": str(args.q_workers), "BILLING_ENABLED": "0"}
+    if args.reconcile_every_minutes:
+        extra["RECONCILE_EVERY_MINUTES"] = str(args.reconcile_every_minutes)
+    if args.sweep_stuck_seconds:
+        extra["SWEEP_STUCK_SECONDS"] = str(args.sweep_stuck_seconds)
+    env = stack.stack_env(args.database_url, kraken, **extra)
+    for name in ("fake.log", "web.log", "worker.log"):  # stack.Processes appends: one run per log
+        (logs / name).unlink(missing_ok=True)
     report: dict[str, object] = {
         "when": _now_iso(),
         "cpus": os.cpu_count(),
@@ -399,7 +447,7 @@ def main() -> int:
         if not args.ack_only:
             stack.start_worker(procs, env, log=logs / "worker.log")
         time.sleep(2)
-        meter = CpuMeter(procs, args.q_workers)
+        meter = CpuMeter(procs, args.q_workers, args.database_url)
         idle0 = meter.sample()
         time.sleep(2)
         emit({"phase": "idle 2 s", "cpu_s": cpu_delta(idle0, meter.sample())})
@@ -442,6 +490,8 @@ def main() -> int:
         if args.ack_only and not args.keep_backlog:
             emit(_drain(procs, env, meter, logs / "worker.log", timeout=args.drain_timeout))
         report["phases"] = phases
+    report["worker_log"] = _worker_events(logs / "worker.log")
+    print(json.dumps({"worker_log": report["worker_log"]}))
     args.out.write_text(json.dumps(report, indent=2))
     print(f"written to {args.out}")
     return 0
@@ -487,6 +537,22 @@ def _drain(procs: Any, env: dict[str, str], meter: CpuMeter, log: Path, timeout:
         "cpu_ms_per_alert": per_alert_ms(cpu, done),
         "cpu_util_pct_of_machine": round(100 * cpu["total"] / (window * (os.cpu_count() or 1)), 1) if window else 0,
     } | service
+
+
+def _worker_events(log: Path) -> dict[str, int]:
+    """What the qcluster did besides alerts: worker restarts, task timeouts and failures, reconciliation runs."""
+    if not log.exists():
+        return {}
+    text = log.read_text(errors="replace")
+    return {
+        "tasks_processed": text.count("Processed '"),
+        "tasks_failed": text.count("Failed '"),
+        "task_timeouts": text.count("exceeded maximum timeout"),
+        "workers_recycled": text.count("recycled worker"),
+        "workers_reincarnated": text.count("reincarnated worker"),
+        "reconcile_runs_started": len(re.findall(r"processing \S+ 'routing\.tasks\.reconcile'", text)),
+        "reconcile_runs_finished": text.count("Processed 'routing.tasks.reconcile'"),
+    }
 
 
 def _service_times(since: datetime | None = None) -> dict[str, object]:
