@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from exchanges.fake.api import ZERO, DayStats
+from exchanges.fake.api.market import ZERO, DayStats
 from exchanges.fake.wire import Raw, dumps, number
 
 
