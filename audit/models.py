@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -179,22 +180,71 @@ class LedgerEntry(models.Model):
 
 class Attention(models.Model):
     """Something a person must look at: drift between our books and the exchange, a stop that could not be
-    placed, an order whose fate stays unknown. Its owner is e-mailed when it is raised."""
+    placed, an order whose fate stays unknown, a key that stopped working, an alert that failed internally.
+    One open item per incident: a condition that persists bumps `occurrences`, it does not raise a new item (or a
+    new e-mail)."""
 
     class Kind(models.TextChoices):
         POSITION_DRIFT = "position_drift", "Position drift"
         STOP_FAILED = "stop_failed", "Worst-case stop could not be placed"
         STOP_TRIGGERED = "stop_triggered", "Worst-case stop triggered"
+        STOP_UNVERIFIED = "stop_unverified", "Worst-case stop could not be checked"
         ORDER_UNRESOLVED = "order_unresolved", "Order outcome unresolved"
+        ORDER_REJECTED = "order_rejected", "Order rejected by the exchange"
+        CREDENTIALS_BROKEN = "credentials_broken", "Exchange key not working"
+        INTERNAL_ERROR = "internal_error", "Internal error"
 
     route = models.ForeignKey(
         "routing.Route", null=True, blank=True, on_delete=models.PROTECT, related_name="attention"
     )
+    exchange_account = models.ForeignKey(
+        "accounts.ExchangeAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="attention"
+    )
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="attention")
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.PROTECT, related_name="attention")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     detail = models.CharField(max_length=500)
     created_at = models.DateTimeField(db_index=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    occurrences = models.PositiveIntegerField(default=1)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_note = models.CharField(max_length=300, blank=True)
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.detail}"
+
+
+class RouteEvent(models.Model):
+    """The route's own history: what a person (trader or support) or the engine did to it, who, when and why -
+    enabled, disabled, secret rotated, drift acknowledged, flatten and pause with each of its steps."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        EDITED = "edited", "Settings changed"
+        ENABLED = "enabled", "Enabled"
+        DISABLED = "disabled", "Disabled"
+        SECRET_ROTATED = "secret_rotated", "Secret rotated"
+        FROZEN = "frozen", "Frozen for position drift"
+        DRIFT_ACKNOWLEDGED = "drift_acknowledged", "Drift acknowledged (re-based)"
+        FLATTEN_REQUESTED = "flatten_requested", "Flatten and pause requested"
+        ORDERS_CANCELLED = "orders_cancelled", "Orders cancelled"
+        POSITION_CLOSED = "position_closed", "Position closed"
+        NOTE = "note", "Note"
+
+    route = models.ForeignKey("routing.Route", on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        who = self.actor or "OrderRail"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_kind_display()} by {who}"

@@ -42,11 +42,17 @@ class Reason(models.TextChoices):
     ORDER_RATE_LIMIT = "order_rate_limit", "Order rate limit"
     DAILY_LOSS_LIMIT = "daily_loss_limit", "Daily loss limit"
     ROUTE_FROZEN = "route_frozen", "Route frozen"
+    # The route's own state.
+    ORDER_IN_FLIGHT = "order_in_flight", "Order in flight"
+    SUPERSEDED = "superseded", "Superseded by a newer alert"
+    INSTRUMENT_UNSUPPORTED = "instrument_unsupported", "Instrument not supported"
     # The exchange.
     EXCHANGE_UNAVAILABLE = "exchange_unavailable", "Exchange unavailable"
     EXCHANGE_REJECTED = "exchange_rejected", "Exchange rejected"
     OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown"
     ORDER_SENT = "order_sent", "Order sent"
+    # Ours: processing the alert failed; nothing was sent.
+    INTERNAL_ERROR = "internal_error", "Internal error"
 
 
 # Sentences for traders. Placeholders: {observed}, {limit}, {unit}, {detail}; missing ones render as "?".
@@ -75,6 +81,20 @@ SENTENCES: dict[Reason, str] = {
     Reason.ORDER_RATE_LIMIT: "Skipped: {observed} orders in the last hour, your limit is {limit}.",
     Reason.DAILY_LOSS_LIMIT: "Skipped: today's realised loss is {observed} USD, your limit is {limit} USD.",
     Reason.ROUTE_FROZEN: "Skipped: the route is frozen for new exposure ({limit}); exits still go out.",
+    Reason.ORDER_IN_FLIGHT: (
+        "Skipped: an earlier order of this route ({detail}) is not confirmed by the exchange yet; sizing now could "
+        "double the position."
+    ),
+    Reason.SUPERSEDED: (
+        "Skipped: this alert fired at {observed}, before the newest alert already decided for this route "
+        "({limit}); an older alert never overrides a newer one."
+    ),
+    Reason.INSTRUMENT_UNSUPPORTED: (
+        "Skipped: {limit} is {observed}; OrderRail trades linear USD-margined contracts only."
+    ),
+    Reason.INTERNAL_ERROR: (
+        "Not processed: OrderRail failed internally ({detail}); no order was sent and support has been alerted."
+    ),
     Reason.EXCHANGE_UNAVAILABLE: "Skipped: the exchange could not be read ({detail}); no order was sent.",
     Reason.EXCHANGE_REJECTED: "The exchange rejected the order: {detail}.",
     Reason.OUTCOME_UNKNOWN: "The exchange did not answer clearly; the order is being looked up before anything else.",

@@ -27,7 +27,7 @@ class RouteAdmin(admin.ModelAdmin):
     )
     list_filter = ("enabled", "sizing_mode", "symbol")
     search_fields = ("name", "symbol", "owner__email", "=token")
-    exclude = ("secret_hash", "lease_owner", "lease_until")
+    exclude = ("secret_hash",)
     readonly_fields = ("webhook", "worst_case_stop")
     raw_id_fields = ("owner", "exchange_account")
 

@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django_q.brokers import get_broker
-from django_q.tasks import async_task
 
 from audit.models import Alert, Decision
 from audit.reasons import Reason, explain
+from routing.dispatch import enqueue
 from routing.domain import to_json
 from routing.models import Route
 from routing.payload import ParsedAlert, PayloadError, dedupe_key, parse_alert
@@ -30,7 +29,6 @@ MAX_BODY_BYTES = 16 * 1024
 EXCERPT_BYTES = 300
 # Stored rejections per route per minute. Beyond it one `rate_limited` marker is stored, then nothing.
 REJECTIONS_PER_MINUTE = 30
-PROCESS_TASK = "routing.tasks.process_alert"
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str
                 intent=to_json(parsed.intent),
             )
             # Same transaction as the alert (ORM broker on the same database): both exist or neither does.
-            async_task(PROCESS_TASK, alert.pk, broker=_broker(), task_name=f"alert-{alert.pk}")
+            enqueue(alert.pk)
     except IntegrityError:
         original = Alert.objects.filter(route_id=route.pk, dedupe_key=key).values_list("pk", flat=True).first()
         if original is None:  # the constraint fired for another reason: we could not store it
@@ -181,14 +179,3 @@ def _excerpt(body: bytes, route: Route) -> str:
     if text.count('"') % 2:
         text = text[: text.rfind('"')] + "…[removed]"
     return _QUOTED.sub(lambda m: '"[removed]"' if route.check_secret(m.group(1)) else m.group(0), text)
-
-
-_BROKER = None
-
-
-def _broker():  # type: ignore[no-untyped-def]
-    # get_broker() builds a new broker object on every call; one per process is enough.
-    global _BROKER  # noqa: PLW0603
-    if _BROKER is None:
-        _BROKER = get_broker()
-    return _BROKER

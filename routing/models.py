@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from routing.domain import RouteConfig, SidePolicy, SizingMode
+from routing.symbols import normalise_symbol
 
 MONEY = {"max_digits": 30, "decimal_places": 12}
 
@@ -66,15 +67,13 @@ class Route(models.Model):
         null=True, blank=True, help_text="Distance of the last-resort stop from the entry, in percent.", **MONEY
     )
     enabled = models.BooleanField(default=True)
-    # Set by reconciliation when the exchange position differs from what our orders imply: new exposure is
-    # refused until a person clears it; exits still go out.
-    frozen_reason = models.CharField(max_length=300, blank=True)
+    email_alerts = models.BooleanField(
+        default=True,
+        help_text="E-mail the owner when an order is rejected, a position drifts, the worst-case stop fails or the "
+        "exchange key stops working (one e-mail per incident).",
+    )
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     secret_hash = models.CharField(max_length=128, editable=False)
-    # A lease, taken with a conditional UPDATE, so alerts of one route are processed one at a time and in order
-    # on any database; it expires by itself if a worker dies holding it.
-    lease_owner = models.CharField(max_length=64, blank=True, editable=False)
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -94,6 +93,22 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.symbol}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # One symbol identity everywhere: the route's instrument is stored in its normal form once, so positions,
+        # stops, drift and alerts all compare the same text.
+        self.symbol = normalise_symbol(self.symbol) or self.symbol
+        if self.tv_alias:
+            self.tv_alias = normalise_symbol(self.tv_alias) or self.tv_alias
+        adding = self._state.adding
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        if adding:
+            RouteState.objects.get_or_create(route=self)
+
+    @property
+    def frozen_reason(self) -> str:
+        """Why reconciliation froze the route for new exposure ("" when it is not frozen); read fresh each time."""
+        return RouteState.objects.filter(route_id=self.pk).values_list("frozen_reason", flat=True).first() or ""
 
     def set_secret(self, secret: str) -> None:
         self.secret_hash = hash_secret(secret)
@@ -127,6 +142,43 @@ class Route(models.Model):
             worst_case_stop_pct=plain(self.worst_case_stop_pct),
             frozen=bool(self.frozen_reason),
         )
+
+
+class RouteState(models.Model):
+    """What the engine knows about a route besides its configuration: the processing lease, the drift freeze and
+    its baseline, the newest decided alert. Written only by the engine, never by a form - so a trader or support
+    person saving the route's settings can never write a stale copy of any of it back (they used to be columns of
+    Route, and an admin save restored an expired lease and cleared a fresh freeze)."""
+
+    route = models.OneToOneField(Route, on_delete=models.CASCADE, primary_key=True, related_name="engine")
+    # The lease (routing/lease.py): who holds the route, until when, and a fencing token that grows with every
+    # acquisition, so a holder that lost the lease can tell and stops.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_fence = models.PositiveBigIntegerField(default=0)
+    # Drift: set by reconciliation when the exchange position differs from what our fills imply; new exposure is
+    # refused until a person re-bases the route (exits still go out).
+    frozen_reason = models.CharField(max_length=300, blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    # A person acknowledged drift by re-basing on the exchange's position at `baseline_at`: from then on the
+    # implied position is the baseline plus our later fills.
+    baseline_position = models.DecimalField(null=True, blank=True, **MONEY)
+    baseline_at = models.DateTimeField(null=True, blank=True)
+    # TradingView's `time` of the newest alert decided for this route: an older one is `superseded`.
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"engine state of route {self.route_id}"
+
+
+def engine_state(route: Route) -> RouteState:
+    """The route's engine state (created on first use for routes made without `save()`, e.g. bulk_create)."""
+    try:
+        return route.engine
+    except RouteState.DoesNotExist:
+        state, _ = RouteState.objects.get_or_create(route_id=route.pk)
+        route.engine = state
+        return state
 
 
 def plain(value: Decimal | None) -> Decimal | None:

@@ -12,13 +12,10 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
@@ -28,10 +25,9 @@ from audit.reasons import Reason, explain
 from billing.access import has_live_access
 from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
-from routing import lifecycle, orders, protection
+from routing import lease, lifecycle, orders, protection
 from routing.crashpoints import crashpoint
 from routing.domain import Check, Snapshot, Verdict, VerdictAction, intent_from_json, to_json
-from routing.models import Route
 from routing.risk import evaluate
 from routing.snapshot import read_snapshot
 
@@ -45,40 +41,26 @@ def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
     """Make sure this alert gets decided: by us, or by whoever holds its route's lease right now.
 
     A task that finds the lease taken returns at once instead of waiting (a waiting task would hold a worker
-    hostage): the holder re-checks the route's queue after releasing the lease, and our alert was committed
-    before we looked, so the holder is bound to see it. A holder that dies leaves a lease that expires; the
-    sweeper re-drives what it left queued.
+    hostage): the holder re-checks the route's queue when it releases the lease (`routing.lease.release` hands
+    on), and our alert was committed before we looked, so it is bound to be seen. A holder that dies leaves a lease
+    that expires; the sweeper re-drives what it left queued.
     """
     route_id = Alert.objects.filter(pk=alert_id).values_list("route_id", flat=True).first()
     if route_id is None:
         return
-    owner = uuid.uuid4().hex
-    while acquire_lease(route_id, owner, clock()):
+    while (held := lease.acquire(route_id, clock())) is not None:
         try:
-            _drain_route(route_id, owner, clock)
+            _drain_route(held, clock)
         finally:
-            release_lease(route_id, owner)
+            lease.release(held, hand_on=False)
         if not Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED).exists():
             return
 
 
-def acquire_lease(route_id: int, owner: str, now: datetime) -> bool:
-    return (
-        Route.objects.filter(pk=route_id)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_owner=owner, lease_until=now + timedelta(seconds=settings.ROUTE_LEASE_SECONDS))
-        == 1
-    )
-
-
-def release_lease(route_id: int, owner: str) -> None:
-    Route.objects.filter(pk=route_id, lease_owner=owner).update(lease_owner="", lease_until=None)
-
-
-def _drain_route(route_id: int, owner: str, clock: Clock) -> None:
+def _drain_route(held: lease.Lease, clock: Clock) -> None:
     while True:
         next_id = (
-            Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED)
+            Alert.objects.filter(route_id=held.route_id, status=Alert.Status.QUEUED)
             .order_by("fired_at", "received_at", "id")
             .values_list("pk", flat=True)
             .first()
@@ -86,9 +68,8 @@ def _drain_route(route_id: int, owner: str, clock: Clock) -> None:
         if next_id is None:
             return
         now = clock()
-        Route.objects.filter(pk=route_id, lease_owner=owner).update(
-            lease_until=now + timedelta(seconds=settings.ROUTE_LEASE_SECONDS)
-        )
+        if not lease.refresh(held, now):
+            return  # we were too slow and someone else holds the route now: they carry on, we stop
         claimed = Alert.objects.filter(pk=next_id, status=Alert.Status.QUEUED).update(
             status=Alert.Status.PROCESSING, claimed_at=now
         )

@@ -8,9 +8,7 @@ by the exchange's own ids, order states only move through the transition table.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,9 +24,9 @@ from audit.order_states import OrderState
 from exchanges.base import Exchange
 from exchanges.connect import exchange_for
 from exchanges.errors import ExchangeError
-from routing import lifecycle, pipeline, protection
+from routing import lease, lifecycle, pipeline, protection
 from routing.attention import raise_attention
-from routing.models import Route
+from routing.models import Route, RouteState
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +93,7 @@ def reconcile_account(
     for order in lifecycle.unsettled_orders(clock()).filter(route__exchange_account=account):
         # Every send of a route happens under its lease (the pipeline's, or this one), so nothing else is
         # placing orders for the route while we re-send or compare positions.
-        with route_lease(order.route_id, clock) as held:
+        with lease.held(order.route_id, clock()) as held:
             outcome = lifecycle.resolve(order, exchange, clock=clock).outcome if held else "route busy, next round"
         report.resolutions.append(f"{order.client_order_id}: {outcome}")
     try:
@@ -113,7 +111,7 @@ def reconcile_account(
         # owns the position's drift check and stop. A disabled route only winds down stops it still has.
         if not route.enabled and not protection.live_stops(route):
             continue
-        with route_lease(route.pk, clock) as held:
+        with lease.held(route.pk, clock()) as held:
             if not held:
                 report.stops.append(f"route {route.pk}: busy, next round")
                 continue
@@ -127,17 +125,6 @@ def reconcile_account(
                     continue
                 _check_drift(route, position, report, clock=clock)
             report.stops.append(f"route {route.pk}: {protection.ensure_stop(route, exchange, clock=clock)}")
-
-
-@contextmanager
-def route_lease(route_id: int, clock: Callable[[], datetime]) -> Iterator[bool]:
-    owner = uuid.uuid4().hex
-    held = pipeline.acquire_lease(route_id, owner, clock())
-    try:
-        yield held
-    finally:
-        if held:
-            pipeline.release_lease(route_id, owner)
 
 
 def _import_fills(
@@ -270,7 +257,5 @@ def _check_drift(route: Route, exchange_position: Decimal, report: Report, *, cl
         "The route is frozen for new exposure (exits still go out) until you review it."
     )
     report.drifts.append(f"route {route.pk}: {detail}")
-    if not route.frozen_reason:
-        Route.objects.filter(pk=route.pk).update(frozen_reason=detail[:300])
-        route.frozen_reason = detail[:300]
+    RouteState.objects.filter(route_id=route.pk, frozen_reason="").update(frozen_reason=detail[:300], frozen_at=clock())
     raise_attention(kind=Attention.Kind.POSITION_DRIFT, route=route, detail=detail, now=clock())

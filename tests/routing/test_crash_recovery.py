@@ -11,8 +11,8 @@ and each must end in the exchange's state (or `needs_attention`) within 60 s.
 
 Two more pin down bugs these tests found at 175c44a: a lost reply during the recovery's send must not be taken
 for position drift, and a restart must reconcile at once even when a racing first start of a multi-worker cluster
-left two reconcile schedules behind. The last (xfail, open) shows an alert stranded behind a reconciliation's
-hold on its route's lease.
+left two reconcile schedules behind. The last pins down an alert stranded behind a reconciliation's hold on its
+route's lease (fixed by routing.lease.release handing on).
 
 The fake Kraken, gunicorn and the worker run as their own processes against the test database; the knobs that
 bound recovery (`ROUTE_LEASE_SECONDS`, `SWEEP_STUCK_SECONDS`, `ORDER_LOOKUP_WINDOW_SECONDS`, Kraken timeouts) are
@@ -44,7 +44,7 @@ from exchanges.base import OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.kraken.adapter import KrakenFutures
 from exchanges.kraken.ratelimit import KeyBudget, Pool
 from routing import orders, schedules
-from routing.models import Route
+from routing.models import Route, RouteState
 from routing.reconcile import implied_position
 from tests import stack
 from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, payload
@@ -150,15 +150,6 @@ class AlertStranded(AssertionError):
     """An alert was left queued because someone other than the pipeline held its route's lease."""
 
 
-STRANDED_ALERT_BUG = (
-    "routing/pipeline.py process_alert() returns at once when the route's lease is taken, trusting the holder to "
-    "drain the route's queue after releasing it - but routing/reconcile.py route_lease() (drift check, stop upkeep, "
-    "per-order resolve) releases without looking at the queue, so an alert that arrives meanwhile waits for the "
-    "sweeper: SWEEP_STUCK_SECONDS (30) plus up to a reconcile period (60 s) - long enough, with the default "
-    "max_alert_age_seconds of 60, to be skipped as stale"
-)
-
-
 # What FalseDrift means. Seen at 175c44a in the lost-reply test below (every run) and, until e999c60, in the crash
 # tests about one run in ten (a second start-up reconciliation read the position before another process's send).
 FALSE_DRIFT = (
@@ -218,8 +209,8 @@ def dump(s: Stack, alert_ids: list[int] | None = None) -> str:
         lines.append(f"Fill {f.fill_id} order={f.order_id} {f.side} {f.size} @ {f.price}")
     for t in Attention.objects.order_by("pk"):
         lines.append(f"Attention {t.kind}: {t.detail}")
-    for r in Route.objects.all():
-        lines.append(f"Route {r.pk}: frozen={r.frozen_reason!r} lease={r.lease_owner!r} until {r.lease_until}")
+    for r in RouteState.objects.all():
+        lines.append(f"Route {r.route_id}: frozen={r.frozen_reason!r} lease={r.lease_owner!r} until {r.lease_until}")
     lines.append(f"OrmQ rows: {OrmQ.objects.count()}")
     lines.append("=== fake ===")
     try:
@@ -623,7 +614,6 @@ def test_a_restart_reconciles_at_once_even_with_the_duplicate_schedules_a_racing
     assert "could not ensure the reconcile schedule" not in s.worker_logs[-1].read_text(), describe()
 
 
-@pytest.mark.xfail(strict=True, raises=AlertStranded, reason=STRANDED_ALERT_BUG)
 def test_an_alert_arriving_while_a_reconciliation_holds_the_route_lease_is_still_decided_at_once(
     crash_stack: Stack, make_route: Callable[..., Route], tmp_path: Path
 ) -> None:
@@ -646,7 +636,7 @@ def test_an_alert_arriving_while_a_reconciliation_holds_the_route_lease_is_still
     describe = lambda: dump(s) + "\n" + stack.log_tail(log)  # noqa: E731
     try:
         wait_for(
-            lambda: Route.objects.filter(pk=route.pk, lease_until__isnull=False).exists(),
+            lambda: RouteState.objects.filter(route_id=route.pk, lease_until__isnull=False).exists(),
             "the reconciliation to take the route's lease",
             describe,
             timeout=20,
