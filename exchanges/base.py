@@ -161,6 +161,10 @@ class OrderRequest:
     stop_price: Decimal | None = None
     trigger_signal: TriggerSignal | None = None  # stops only
     reduce_only: bool = False
+    # The venue must refuse to act on the order after this moment (aware; Kraken's ``processBefore``, checked by
+    # Kraken's clock when the request reaches its matching engine). A request refused for lateness raises
+    # ``OrderRejected("wouldProcessAfterSpecifiedTime")``: nothing was placed, and nothing will be.
+    process_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,22 @@ class OrderStatus:
     reduce_only: bool = False
     venue_status: str = ""  # verbatim, for the audit trail
     updated_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EditAck:
+    """The exchange applied an in-place edit (same order, same ids: no gap, no second order's margin).
+
+    ``order`` is the order as it stands after the edit when the venue reported it (None if it did not); an edit that
+    moved a stop through its trigger price may show it already triggered, with ``fills``.
+    """
+
+    exchange_order_id: str
+    client_order_id: str | None
+    received_time: datetime | None
+    status: str  # the venue's word, verbatim
+    order: OrderStatus | None = None
+    fills: tuple[Fill, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -281,8 +301,30 @@ class Exchange(Protocol):
 
     def open_orders(self) -> list[OrderStatus]: ...
 
+    def edit_order(
+        self,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: str | None = None,
+        size: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        process_before: datetime | None = None,
+    ) -> EditAck:
+        """Change a resting order in place: ``size`` is its new total size (filled part included), ``stop_price``
+        its new trigger, ``limit_price`` its new limit; None leaves a field as it is.
+
+        Raises OrderRejected for a definitive no (the order is unchanged - or gone: ``orderForEditNotFound``), and
+        AmbiguousOutcome when unsure whether the edit applied (look the order up and compare). Never retried here.
+        """
+        ...
+
     def cancel_order(
-        self, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+        self,
+        *,
+        exchange_order_id: str | None = None,
+        client_order_id: str | None = None,
+        process_before: datetime | None = None,
     ) -> CancelResult: ...
 
     def fills_since(self, since: datetime) -> list[Fill]: ...

@@ -34,6 +34,7 @@ import requests
 from exchanges.base import (
     AccountSummary,
     CancelResult,
+    EditAck,
     ExchangeCapabilities,
     Fill,
     InstrumentSpec,
@@ -189,19 +190,61 @@ class KrakenFutures:
     @_order_call
     def place_order(self, request: OrderRequest) -> OrderAck:
         params = orders.send_order_params(request)  # OrderRejected('localValidation') before anything is sent
+        self._refuse_if_late(request.process_before)
         body = self.client.request("POST", f"{V3}/sendorder", params, order_call=True)
         return orders.parse_send_status(body, request)
 
     @_order_call
-    def cancel_order(self, *, exchange_order_id: str | None = None, client_order_id: str | None = None) -> CancelResult:
+    def edit_order(
+        self,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: str | None = None,
+        size: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        process_before: datetime | None = None,
+    ) -> EditAck:
+        params = orders.edit_order_params(
+            client_order_id=client_order_id,
+            exchange_order_id=exchange_order_id,
+            size=size,
+            stop_price=stop_price,
+            limit_price=limit_price,
+            process_before=process_before,
+        )
+        self._refuse_if_late(process_before)
+        body = self.client.request("POST", f"{V3}/editorder", params, order_call=True)
+        return orders.parse_edit_status(body, client_order_id if not exchange_order_id else None)
+
+    @_order_call
+    def cancel_order(
+        self,
+        *,
+        exchange_order_id: str | None = None,
+        client_order_id: str | None = None,
+        process_before: datetime | None = None,
+    ) -> CancelResult:
         if exchange_order_id:
-            params = [("order_id", exchange_order_id)]  # pitfall 7: order_id here, orderId on editorder
+            params: list[tuple[str, Any]] = [("order_id", exchange_order_id)]  # pitfall 7: orderId on editorder
         elif client_order_id:
             params = [("cliOrdId", client_order_id)]
         else:
             raise OrderRejected("localValidation", "cancel_order needs an exchange or client order id")
+        if process_before is not None:
+            params.append(("processBefore", orders.deadline(process_before)))
+        self._refuse_if_late(process_before)
         body = self.client.request("POST", f"{V3}/cancelorder", params, order_call=True)
         return orders.parse_cancel_status(body)
+
+    def _refuse_if_late(self, process_before: datetime | None) -> None:
+        """A deadline already past on our clock: Kraken would refuse it too, so do not send it at all. The same
+        word as Kraken's, so callers handle one case: definitively not done."""
+        if process_before is not None and self._now() >= process_before:
+            raise OrderRejected(
+                "wouldProcessAfterSpecifiedTime",
+                f"refused before sending: its deadline {process_before.isoformat()} has passed",
+            )
 
     @_read_call
     def open_orders(self) -> list[OrderStatus]:

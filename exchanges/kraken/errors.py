@@ -104,6 +104,8 @@ _EDIT_REJECTIONS = (
     "wouldNotReducePosition",
     "orderForEditNotFound",
     "orderForEditNotAStop",
+    # Not in SPEC's editStatus enum, but editorder takes processBefore and a late one is refused with this word.
+    "wouldProcessAfterSpecifiedTime",
 )
 
 TABLE: dict[tuple[Source, str], Kind] = {

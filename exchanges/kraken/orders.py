@@ -1,19 +1,22 @@
 """Orders on the wire: ``OrderRequest`` -> sendorder parameters, and Kraken's order shapes -> value types.
 
-Shapes (reference §3.2, §4, SPEC history): ``sendStatus``/``cancelStatus`` with ``orderEvents``; ``orders/status``
-``orders[]``; ``openOrders[]``; ``fills[]``; history ``/orders`` and ``/triggers`` ``elements[].event``.
+Shapes (reference §3.2, §4, SPEC history): ``sendStatus``/``editStatus``/``cancelStatus`` with ``orderEvents``;
+``orders/status`` ``orders[]``; ``openOrders[]``; ``fills[]``; history ``/orders`` and ``/triggers``
+``elements[].event``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from exchanges.base import (
     CancelResult,
+    EditAck,
     Fill,
     Liquidity,
     OrderAck,
@@ -78,6 +81,47 @@ def send_order_params(request: OrderRequest) -> list[tuple[str, Any]]:
         params.append(("triggerSignal", (request.trigger_signal or TriggerSignal.MARK).value))
     params.append(("reduceOnly", bool(request.reduce_only)))
     params.append(("cliOrdId", cid))
+    if request.process_before is not None:
+        params.append(("processBefore", deadline(request.process_before)))
+    return params
+
+
+def deadline(moment: datetime) -> str:
+    """``processBefore`` on the wire: ISO-8601 UTC with milliseconds, like every Kraken timestamp. Truncated, never
+    rounded up: a deadline sent earlier than asked is safe, one sent later is not."""
+    if moment.tzinfo is None:
+        raise _refuse("a deadline (process_before) must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def edit_order_params(
+    *,
+    client_order_id: str | None,
+    exchange_order_id: str | None,
+    size: Decimal | None,
+    stop_price: Decimal | None,
+    limit_price: Decimal | None,
+    process_before: datetime | None,
+) -> list[tuple[str, Any]]:
+    """editorder parameters. ``size`` is the order's new total, so qtyMode is ABSOLUTE (Kraken's default, RELATIVE,
+    reads it as the new open size: the same for an untouched stop, not for a partly filled order)."""
+    if exchange_order_id:
+        params: list[tuple[str, Any]] = [("orderId", exchange_order_id)]  # pitfall 7: orderId here, order_id on cancel
+    elif client_order_id:
+        params = [("cliOrdId", client_order_id)]
+    else:
+        raise _refuse("edit_order needs an exchange or client order id")
+    if size is None and stop_price is None and limit_price is None:
+        raise _refuse("edit_order needs a new size, stop price or limit price")
+    if size is not None:
+        params += [("size", _positive(size, "size")), ("qtyMode", "ABSOLUTE")]
+    if limit_price is not None:
+        params.append(("limitPrice", _positive(limit_price, "limit price")))
+    if stop_price is not None:
+        params.append(("stopPrice", _positive(stop_price, "stop price")))
+    if process_before is not None:
+        params.append(("processBefore", deadline(process_before)))
     return params
 
 
@@ -140,21 +184,14 @@ def _ack(
             placed_reduction = d.optional_decimal(event, "reducedQuantity", where)
             reduced = placed_reduction if placed_reduction is not None else reduced
         elif kind == "EXECUTION":
-            if fill_time is None:
-                raise MalformedResponse("an EXECUTION event without receivedTime or serverTime")
-            order = event.get("orderPriorExecution") or {}
             fills.append(
-                Fill(
-                    fill_id=d.require_str(event, "executionId", where),
-                    exchange_order_id=order_id,
+                _execution_fill(
+                    event,
+                    where,
+                    order_id=order_id,
                     client_order_id=request.client_order_id,
-                    symbol=d.symbol(order.get("symbol") or request.symbol, where),
-                    side=d.side(order.get("side") or request.side.value, where),
-                    size=d.decimal_field(event, "amount", where),
-                    price=d.decimal_field(event, "price", where),
-                    time=fill_time,
-                    # An execution reported in the placement answer is the incoming order taking liquidity.
-                    liquidity=Liquidity.TAKER,
+                    fill_time=fill_time,
+                    request=request,
                 )
             )
             taker_reduction = d.optional_decimal(event, "takerReducedQuantity", where)
@@ -166,6 +203,115 @@ def _ack(
         status=status,
         fills=tuple(fills),
         reduced_size=reduced,
+    )
+
+
+def _execution_fill(
+    event: Mapping[str, Any],
+    where: str,
+    *,
+    order_id: str,
+    client_order_id: str | None,
+    fill_time: datetime | None,
+    request: OrderRequest | None = None,
+) -> Fill:
+    """A fill from an ``EXECUTION`` event of a sendorder/editorder answer (they carry no time of their own)."""
+    if fill_time is None:
+        raise MalformedResponse("an EXECUTION event without receivedTime or serverTime")
+    order = event.get("orderPriorExecution") or {}
+    return Fill(
+        fill_id=d.require_str(event, "executionId", where),
+        exchange_order_id=order_id,
+        client_order_id=client_order_id,
+        symbol=d.symbol(order.get("symbol") or (request.symbol if request else None), where),
+        side=d.side(order.get("side") or (request.side.value if request else None), where),
+        size=d.decimal_field(event, "amount", where),
+        price=d.decimal_field(event, "price", where),
+        time=fill_time,
+        # An execution reported in the placement or edit answer is the incoming order taking liquidity.
+        liquidity=Liquidity.TAKER,
+    )
+
+
+def parse_edit_status(body: Mapping[str, Any], client_order_id: str | None) -> EditAck:
+    """The answer to editorder: an ``EditAck``, or the taxonomy exception for a non-acceptance."""
+    es = d.require_obj(body, "editStatus", "editorder")
+    status = d.require_str(es, "status", "editStatus")
+    events = _events(es)
+    kind = classify(Source.EDIT_STATUS, status)
+    if kind is not Kind.ACCEPTED:
+        applied = [e.get("type") for e in events if e.get("type") in ("EDIT", "EXECUTION")]
+        if applied and not is_known(Source.EDIT_STATUS, status):
+            # A word we have never seen next to evidence that the edit happened: do not call it a rejection.
+            raise AmbiguousOutcome(f"unknown editStatus {status!r} with {applied} events", venue_code=status)
+        raise to_exception(kind, status, order_call=True, message=f"editorder answered {status!r}")
+    order_id = d.optional_str(es, "orderId") or d.require_str(es, "order_id", "editStatus")
+    echoed = d.optional_str(es, "cliOrdId")
+    if client_order_id is not None and echoed is not None and echoed != client_order_id:
+        raise MalformedResponse(f"editStatus echoes client id {echoed!r}, we sent {client_order_id!r}")
+    received = d.optional_datetime(es, "receivedTime", "editStatus")
+    fill_time = received or d.optional_datetime(body, "serverTime", "editorder")
+    edited: OrderStatus | None = None
+    fills: list[Fill] = []
+    for index, event in enumerate(events):
+        where = f"orderEvents[{index}]"
+        if event.get("type") == "EDIT" and isinstance(event.get("new"), Mapping):
+            edited = _edited_order(event["new"], f"{where}.new")
+        elif event.get("type") == "EXECUTION":
+            fills.append(
+                _execution_fill(
+                    event, where, order_id=order_id, client_order_id=client_order_id or echoed, fill_time=fill_time
+                )
+            )
+    if edited is not None and fills:
+        # ``new`` is the order as edited, before the executions the edit caused (a stop moved through its trigger).
+        filled = edited.filled_size + sum((f.size for f in fills), Decimal(0))
+        state = OrderState.FILLED if filled >= edited.size else OrderState.PARTIALLY_FILLED
+        edited = dataclasses.replace(edited, filled_size=filled, state=state)
+    return EditAck(
+        exchange_order_id=order_id,
+        client_order_id=client_order_id or echoed,
+        received_time=received,
+        status=status,
+        order=edited,
+        fills=tuple(fills),
+    )
+
+
+def _edited_order(new: Mapping[str, Any], where: str) -> OrderStatus:
+    """The ``new`` side of an EDIT event: an ``OrderTriggerJson`` for a resting stop, else an ``OrderJson``."""
+    size = d.decimal_field(new, "quantity", where)
+    if "triggerPrice" in new or "uid" in new:
+        return OrderStatus(
+            exchange_order_id=d.require_str(new, "uid", where),
+            client_order_id=d.optional_str(new, "clientId"),
+            symbol=d.symbol(d.require(new, "symbol", where), where),
+            side=d.side(d.require(new, "side", where), where),
+            order_type=OrderType.STOP,
+            size=size,
+            filled_size=Decimal(0),
+            state=OrderState.OPEN,
+            limit_price=d.optional_decimal(new, "limitPrice", where),
+            stop_price=d.optional_decimal(new, "triggerPrice", where),
+            trigger_signal=d.trigger_signal(new.get("triggerSignal"), where),
+            reduce_only=bool(new.get("reduceOnly", False)),
+            venue_status="edited",
+            updated_time=d.optional_datetime(new, "lastUpdateTimestamp", where),
+        )
+    filled = d.optional_decimal(new, "filled", where) or Decimal(0)
+    return OrderStatus(
+        exchange_order_id=d.require_str(new, "orderId", where),
+        client_order_id=d.optional_str(new, "cliOrdId"),
+        symbol=d.symbol(d.require(new, "symbol", where), where),
+        side=d.side(d.require(new, "side", where), where),
+        order_type=order_type(d.require(new, "type", where), where),
+        size=size,
+        filled_size=filled,
+        state=_state_from_fill(size, filled),
+        limit_price=d.optional_decimal(new, "limitPrice", where),
+        reduce_only=bool(new.get("reduceOnly", False)),
+        venue_status="edited",
+        updated_time=d.optional_datetime(new, "lastUpdateTimestamp", where),
     )
 
 

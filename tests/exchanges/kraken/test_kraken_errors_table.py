@@ -127,6 +127,7 @@ for word in EDIT_STATUS[1:]:
 for word in CANCEL_STATUS:
     EXPECTED[(Source.CANCEL_STATUS, word)] = (None, None)
 EXPECTED[(Source.CANCEL_STATUS, "wouldProcessAfterSpecifiedTime")] = (OrderRejected, Unavailable)
+EXPECTED[(Source.EDIT_STATUS, "wouldProcessAfterSpecifiedTime")] = (OrderRejected, Unavailable)
 for word, pair in {
     "accountInactive": (PermissionDenied, PermissionDenied),
     "apiLimitExceeded": (RateLimited, RateLimited),
