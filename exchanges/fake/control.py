@@ -14,6 +14,8 @@ Decimals travel as strings (numbers are accepted too). Routes:
     POST   /_fake/instrument    {"symbol", "suspended"?, "tradeable"?, "post_only"?, "max_position_size"?}
     POST   /_fake/liquidity     {"symbol", "max_fill_size": "0.5" | null}
     POST   /_fake/ratelimits    {"enabled"?, "derivatives_budget"?, "derivatives_window"?, "history_budget"?, ...}
+    GET    /_fake/client_order_ids               -> {"reuse": "forever" | "while_open"}
+    POST   /_fake/client_order_ids {"reuse": "forever" | "while_open"}   (may a finished order's id be used again?)
     GET    /_fake/faults                         -> {"faults": [...]}
     POST   /_fake/faults        {"endpoint", "kind", "count"?, "params"?: {...}}  (params may also be inline)
     DELETE /_fake/faults        (or POST /_fake/faults/clear)
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from exchanges.fake.api import Reply, Request
 from exchanges.fake.ratelimit import RateLimitConfig
 from exchanges.sim import codec
+from exchanges.sim.model import ClientIdReuse
 
 if TYPE_CHECKING:
     from exchanges.fake.server import FakeKraken
@@ -164,6 +167,13 @@ class ControlApi:
             }
             fake.set_rate_limits(RateLimitConfig(**{**vars(current), **fields}))
             return {"ok": True}
+        if route == "client_order_ids":
+            if method == "POST":
+                reuse = str(_need(data, "reuse"))
+                if reuse not in {r.value for r in ClientIdReuse}:
+                    raise ControlError(f"reuse must be one of {[r.value for r in ClientIdReuse]}")
+                fake.set_client_order_id_reuse(reuse)
+            return {"reuse": fake.client_order_id_reuse}
         if route == "faults":
             if method == "GET":
                 return {"faults": [f.to_dict() for f in fake.pending_faults()]}

@@ -58,7 +58,7 @@ from exchanges.fake.ratelimit import RateLimitConfig, RateLimiter
 from exchanges.fake.wire import dumps, iso, spring_error
 from exchanges.sim.engine import SimEngine
 from exchanges.sim.margin import round_to_tick
-from exchanges.sim.model import EngineConfig, SimEvent
+from exchanges.sim.model import ClientIdReuse, EngineConfig, SimEvent
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class FakeKraken:
         walk: bool = False,
         walk_interval: float = 1.0,
         walk_volatility: Decimal = Decimal("0.0005"),
+        client_order_id_reuse: ClientIdReuse | str = ClientIdReuse.FOREVER,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the fake serves on loopback only")
@@ -163,6 +164,7 @@ class FakeKraken:
         self.seed = seed
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.engine = SimEngine(engine_config or EngineConfig(id_seed=f"fake-kraken:{seed}"))
+        self.engine.set_client_order_id_reuse(client_order_id_reuse)
         now = self.clock()
         for item in DEFAULT_INSTRUMENTS if instruments is None else instruments:
             spec, mark = _instrument(item)
@@ -307,6 +309,16 @@ class FakeKraken:
         with self.lock:
             self.engine.set_liquidity(symbol, None if max_fill_size is None else Decimal(max_fill_size))
 
+    def set_client_order_id_reuse(self, reuse: ClientIdReuse | str) -> None:
+        """``forever`` (default): a client order id is refused once any order carried it; ``while_open``: only while
+        that order is open. Which one Kraken does is unverified; callers must be safe under both."""
+        with self.lock:
+            self.engine.set_client_order_id_reuse(reuse)
+
+    @property
+    def client_order_id_reuse(self) -> ClientIdReuse:
+        return self.engine.config.client_order_id_reuse
+
     def set_rate_limits(self, config: RateLimitConfig | bool) -> None:
         with self.lock:
             self.limiter.reconfigure(config if isinstance(config, RateLimitConfig) else RateLimitConfig(enabled=config))
@@ -377,6 +389,7 @@ class FakeKraken:
                 "faults": [f.to_dict() for f in self.faults.pending()],
                 "calls": dict(self._calls),
                 "walk": {"enabled": self._walk_enabled, "interval": self._walk_interval},
+                "client_order_id_reuse": self.client_order_id_reuse.value,
                 "engine": self.engine.to_dict(),
             }
 

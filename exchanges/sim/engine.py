@@ -46,6 +46,7 @@ from exchanges.sim.margin import (
 from exchanges.sim.model import (
     AccountState,
     CancelOutcome,
+    ClientIdReuse,
     EditOutcome,
     EngineConfig,
     EngineState,
@@ -154,6 +155,10 @@ class SimEngine:
         account.collateral = new_balance
         return new_balance
 
+    def set_client_order_id_reuse(self, reuse: ClientIdReuse | str) -> None:
+        """Whether a finished order's client id may be used again (see ``ClientIdReuse``)."""
+        self.state.config = dataclasses.replace(self.config, client_order_id_reuse=ClientIdReuse(reuse))
+
     def set_liquidity(self, symbol: str, max_fill_size: Decimal | None) -> None:
         if max_fill_size is None:
             self.state.liquidity.pop(symbol, None)
@@ -209,7 +214,7 @@ class SimEngine:
         if cid is not None:
             if len(cid) > self.config.max_client_order_id_length:
                 return SubmitResult(status=Status.CLIENT_ORDER_ID_TOO_BIG, order=None)
-            if cid in account.client_order_ids:
+            if self._client_order_id_taken(account, cid):
                 return SubmitResult(status=Status.CLIENT_ORDER_ID_ALREADY_EXIST, order=None)
 
         order = self._new_order(account, req, now)
@@ -398,6 +403,14 @@ class SimEngine:
         n = self.state.counters.get("seq", 0) + 1
         self.state.counters["seq"] = n
         return n
+
+    def _client_order_id_taken(self, account: AccountState, client_order_id: str) -> bool:
+        holder = account.client_order_ids.get(client_order_id)
+        if holder is None:
+            return False
+        if self.config.client_order_id_reuse is ClientIdReuse.WHILE_OPEN:
+            return self.state.orders[holder].state.is_live
+        return True
 
     def _account(self, account_id: str) -> AccountState:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from exchanges.base import (
     Fill,
@@ -28,6 +29,15 @@ from exchanges.sim.vocabulary import FillType, OrderKind, SimOrderState
 ZERO = Decimal(0)
 
 
+class ClientIdReuse(StrEnum):
+    """When a client order id may be used again. Kraken's spec says a cliOrdId "must be globally unique", but
+    whether an id is refused once its order has finished is unverified (reference §8; Kraken spot only checks open
+    orders), so both readings are simulated and callers must be safe under either."""
+
+    FOREVER = "forever"  # refused for as long as any accepted order carried it
+    WHILE_OPEN = "while_open"  # refused only while that order is open; free again once it is finished
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     maker_fee: Decimal = Decimal("0.0002")
@@ -35,6 +45,7 @@ class EngineConfig:
     # Ids are UUID-shaped (clients parse them as such) but derived from counters and this seed, never random.
     id_seed: str = "orderrail-sim"
     max_client_order_id_length: int = 100
+    client_order_id_reuse: ClientIdReuse = ClientIdReuse.FOREVER
     # Kraken runs `mkt` as an IOC limited to 1% past the mark; the limit shows up in the order's events.
     market_protection: Decimal = Decimal("0.01")
     # Taker fills happen at mark by default. A non-zero slippage (fraction of mark, never past the order's limit)
@@ -295,7 +306,7 @@ class AccountState:
     account_id: str
     collateral: Decimal  # USD
     positions: dict[str, PositionState] = field(default_factory=dict)
-    # cliOrdId -> order id, for every accepted order, finished ones included (Kraken: "globally unique").
+    # cliOrdId -> order id of the latest accepted order that carried it, finished ones included.
     client_order_ids: dict[str, str] = field(default_factory=dict)
     ledger: list[LedgerRow] = field(default_factory=list)
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from exchanges.fake.server import FakeKraken
+from exchanges.sim.model import ClientIdReuse
 
 
 class Command(BaseCommand):
@@ -37,6 +38,13 @@ class Command(BaseCommand):
         parser.add_argument("--walk", action="store_true", help="random-walk the mark prices (seeded)")
         parser.add_argument("--walk-interval", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=0, help="seeds ids and the random walk")
+        parser.add_argument(
+            "--client-order-id-reuse",
+            choices=[r.value for r in ClientIdReuse],
+            default=ClientIdReuse.FOREVER.value,
+            help="forever: a client order id is refused once used; while_open: only while its order is open "
+            "(Kraken's behaviour is unverified)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         accounts = self._accounts(options)
@@ -47,6 +55,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             walk=options["walk"],
             walk_interval=options["walk_interval"],
+            client_order_id_reuse=options["client_order_id_reuse"],
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
