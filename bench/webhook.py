@@ -616,6 +616,7 @@ def _seed(load_routes: int, burst_routes: int, accounts_file: Path) -> tuple[lis
             max_alert_age_seconds=600,
             token=f"bench-{i}",
             secret_hash=probe.secret_hash,
+            secret_sealed=ROUTE_SECRET,
         )
         for i in range(total)
     ]

@@ -12,7 +12,7 @@ from routing.protection import LIVE_STOP_STATES
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin):
     """Routes are created here for now (the trader pages come later). The secret is set by `create_route` and
-    shown once; here only its hash exists, and it is not displayed."""
+    shown once; here only its hash and an encrypted copy (for scrubbing rejections) exist, neither displayed."""
 
     list_display = (
         "name",

@@ -21,7 +21,8 @@ from audit.reasons import Reason, explain
 from routing.dispatch import enqueue
 from routing.domain import to_json
 from routing.models import Route
-from routing.payload import ParsedAlert, PayloadError, dedupe_key, parse_alert
+from routing.payload import FIELDS, ParsedAlert, PayloadError, dedupe_key, parse_alert
+from routing.redaction import SecretGuard, withheld
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,11 @@ MAX_BODY_BYTES = 16 * 1024
 EXCERPT_BYTES = 300
 # Stored rejections per route per minute. Beyond it one `rate_limited` marker is stored, then nothing.
 REJECTIONS_PER_MINUTE = 30
+# What a route token can look like (routing.models.new_token, and the hand-made tokens of the demo and the bench).
+# Anything else cannot name a route: answered 404 before it reaches the database (a NUL in it, `/hooks/%00`, made
+# PostgreSQL raise, and the request end in a 500).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+UNKNOWN_ROUTE = {"error": "unknown_route", "detail": "No route has this webhook URL."}
 
 
 @dataclass(frozen=True)
@@ -49,9 +55,11 @@ def receive(
     """`body` is None when the view refused to read it (declared too large)."""
     if content_length is not None and content_length > MAX_BODY_BYTES:
         body = None
+    if not _TOKEN.fullmatch(token):
+        return IntakeResult(404, UNKNOWN_ROUTE)
     route = Route.objects.filter(token=token).only("id", "secret_hash", "owner_id").first()
     if route is None:
-        return IntakeResult(404, {"error": "unknown_route", "detail": "No route has this webhook URL."})
+        return IntakeResult(404, UNKNOWN_ROUTE)
     if body is None or len(body) > MAX_BODY_BYTES:
         return _reject(
             route, Reason.PAYLOAD_TOO_LARGE, 413, f"limit {MAX_BODY_BYTES} bytes", now=now, remote_ip=remote_ip
@@ -69,6 +77,8 @@ def receive(
             remote_ip=remote_ip,
             raw_body=body,
             content_type=content_type,
+            field=exc.field,
+            from_sender=True,
         )
     if not route.check_secret(parsed.secret):
         return _reject(
@@ -79,6 +89,21 @@ def receive(
             now=now,
             remote_ip=remote_ip,
             stored_body=parsed.stored_body,
+        )
+    # The right secret, and a copy of it in another field (a template mistake): refused, so the copy is stored
+    # nowhere - not in the alert's body, not in the decision's intent, not on the exchange as a comment.
+    guard = SecretGuard(parsed.secret)
+    holding = guard.fields_holding_it(parsed.stored_body)
+    if holding:
+        return _reject(
+            route,
+            Reason.INVALID_PAYLOAD,
+            400,
+            f"field '{holding[0]}' holds the route's secret; the secret belongs in 'secret' only",
+            now=now,
+            remote_ip=remote_ip,
+            stored_body=parsed.stored_body,
+            guard=guard,
         )
     return _accept(route, parsed, content_type, remote_ip, now)
 
@@ -120,22 +145,43 @@ def _reject(
     stored_body: dict[str, object] | None = None,
     raw_body: bytes = b"",
     content_type: str = "",
+    field: str | None = None,
+    from_sender: bool = False,
+    guard: SecretGuard | None = None,
 ) -> IntakeResult:
+    """Store the rejection (within the route's budget) and answer it.
+
+    Everything the sender wrote - `detail` when `from_sender`, the body, the excerpt - goes through the route's
+    SecretGuard (routing.redaction) before it is stored or answered; without a readable copy of the secret, none
+    of it is kept.
+    """
     recent = Alert.objects.filter(
         route_id=route.pk, status=Alert.Status.REJECTED, received_at__gte=now - timedelta(minutes=1)
     ).count()
-    answer = {"error": reason.value, "detail": detail}
     if recent > REJECTIONS_PER_MINUTE:
         return IntakeResult(429, {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"})
     if recent == REJECTIONS_PER_MINUTE:
+        # The marker names what was refused, not how: the detail may hold the sender's text.
         reason, detail, stored_body, raw_body = (
             Reason.RATE_LIMITED,
-            f"{detail}; further rejections not stored",
+            f"{reason.value}; further rejections not stored",
             None,
             b"",
         )
-        answer = {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"}
         http_status = 429
+        from_sender = False
+    if guard is None and (from_sender or stored_body is not None or raw_body):
+        secret = route.sealed_secret()
+        guard = SecretGuard(secret) if secret else None
+    if guard is None:
+        detail = withheld(reason, field, FIELDS) if from_sender else detail
+        stored_body, raw_body = None, b""
+    else:
+        detail = guard.scrub(detail) if from_sender else detail
+        stored_body = guard.scrub_body(stored_body)
+    answer = {"error": reason.value, "detail": detail}
+    if reason == Reason.RATE_LIMITED:
+        answer = {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"}
     with transaction.atomic():
         alert = Alert.objects.create(
             route_id=route.pk,
@@ -143,7 +189,7 @@ def _reject(
             status=Alert.Status.REJECTED,
             body=stored_body,
             # Only worked out once we know the rejection is stored: hashing candidates costs a little.
-            raw_excerpt=_excerpt(raw_body, route) if raw_body else "",
+            raw_excerpt=_excerpt(raw_body, guard) if raw_body and guard else "",
             content_type=content_type[:100],
             remote_ip=remote_ip,
             reject_reason=reason,
@@ -161,15 +207,14 @@ def _reject(
     return IntakeResult(http_status, answer)
 
 
-_QUOTED = re.compile(r'"([^"\\]*)"')
-
-
-def _excerpt(body: bytes, route: Route) -> str:
-    """The start of an unparsable body, for support - with nothing in it that could be the route's secret.
+def _excerpt(body: bytes, guard: SecretGuard) -> str:
+    """The start of an unparsable body, for support - with nothing in it that could be a secret.
 
     Cut at the first backslash (an escape such as \\u0073ecret could spell the key in disguise), at the word
-    "secret" (whatever follows may be it), and before any unterminated string (a secret cut in half); then any
-    quoted string that *is* the route's secret - a typo'd key carrying it - is blanked.
+    "secret" (whatever follows may be it - this route's secret or, pasted by mistake, another's), and before any
+    unterminated string (a secret cut in half); then the guard blanks any near copy of this route's secret left
+    (a typo'd key carrying it, a fragment, a case or whitespace variant). NUL, which PostgreSQL cannot store in
+    text, is written as an escape.
     """
     text = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
     for marker in ("\\", "secret"):
@@ -178,4 +223,4 @@ def _excerpt(body: bytes, route: Route) -> str:
             text = text[:cut] + "…[removed]"
     if text.count('"') % 2:
         text = text[: text.rfind('"')] + "…[removed]"
-    return _QUOTED.sub(lambda m: '"[removed]"' if route.check_secret(m.group(1)) else m.group(0), text)
+    return guard.scrub(text).replace("\x00", "\\x00")

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.fields import UNREADABLE, SecretTextField
 from routing.domain import RouteConfig, SidePolicy, SizingMode
 from routing.symbols import normalise_symbol
 
@@ -34,6 +35,12 @@ def secret_matches(secret: str, stored: str) -> bool:
         return False
     actual = hashlib.sha256((salt + secret).encode()).hexdigest()
     return hmac.compare_digest(actual, expected)
+
+
+class RouteManager(models.Manager["Route"]):
+    def get_queryset(self) -> models.QuerySet[Route]:
+        # The sealed secret is decrypted only when a rejection needs it (routing.intake), not on every route load.
+        return super().get_queryset().defer("secret_sealed")
 
 
 class Route(models.Model):
@@ -74,10 +81,17 @@ class Route(models.Model):
     )
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     secret_hash = models.CharField(max_length=128, editable=False)
+    # The secret itself, encrypted under FERNET_KEYS like exchange keys. Only for routing.redaction: finding near
+    # copies of the secret (fragments, case and escape variants) in what a rejected request leaves behind needs the
+    # plaintext. Authentication uses the hash, never this.
+    secret_sealed = SecretTextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = RouteManager()
+
     class Meta:
+        base_manager_name = "objects"
         constraints = [
             # Kraken Futures keeps one net position per instrument per account: two routes trading it would fight.
             models.UniqueConstraint(
@@ -112,6 +126,13 @@ class Route(models.Model):
 
     def set_secret(self, secret: str) -> None:
         self.secret_hash = hash_secret(secret)
+        self.secret_sealed = secret
+
+    def sealed_secret(self) -> str | None:
+        """The plaintext secret from its encrypted copy, in a query of its own; None when there is no readable copy
+        (a route saved before copies were kept, or FERNET_KEYS lost the key it was sealed under)."""
+        value = type(self).objects.filter(pk=self.pk).values_list("secret_sealed", flat=True).first()
+        return None if not value or value == UNREADABLE else value
 
     def check_secret(self, secret: str) -> bool:
         return secret_matches(secret, self.secret_hash)

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import logging
+
+from django.db import DatabaseError
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.decorators import api_view, authentication_classes, parser_classes, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from routing import intake
+
+logger = logging.getLogger(__name__)
 
 
 @api_view(["POST"])
@@ -16,16 +22,34 @@ def webhook(request: Request, token: str) -> Response:
     django_request = request._request
     length = _content_length(django_request.META.get("CONTENT_LENGTH"))
     too_large = length is not None and length > intake.MAX_BODY_BYTES
-    result = intake.receive(
-        token=token,
-        # Never read a body that announces itself as too large: the 413 goes out without touching it.
-        body=None if too_large else django_request.read(intake.MAX_BODY_BYTES + 1),
-        content_length=length,
-        content_type=django_request.META.get("CONTENT_TYPE", ""),
-        remote_ip=django_request.META.get("REMOTE_ADDR"),
-        now=timezone.now(),
-    )
+    chunked = length is None and "chunked" in django_request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not django_request.META.get("wsgi.input_terminated"):
+        # The server cannot tell us where a chunked body ends (runserver): say so rather than read it as empty.
+        return Response({"error": "length_required", "detail": "send a Content-Length header"}, status=411)
+    try:
+        result = intake.receive(
+            token=token,
+            # Never read a body that announces itself as too large: the 413 goes out without touching it.
+            body=None if too_large else _read_body(django_request, chunked),
+            content_length=length,
+            content_type=django_request.META.get("CONTENT_TYPE", "").replace("\x00", ""),
+            remote_ip=django_request.META.get("REMOTE_ADDR"),
+            now=timezone.now(),
+        )
+    except DatabaseError:
+        # Nothing was stored (the transaction rolled back, or never began): a 5xx, which TradingView re-sends after
+        # 5 s - the one case where its retry helps. Never a traceback page; the route token stays out of the log.
+        logger.exception("webhook could not reach the database")
+        return Response({"error": "unavailable", "detail": "could not store the alert; retry"}, status=503)
     return Response(result.body, status=result.http_status)
+
+
+def _read_body(request: HttpRequest, chunked: bool) -> bytes:
+    if chunked:
+        # Django reads a request without Content-Length as empty; a server that de-chunks (gunicorn sets
+        # wsgi.input_terminated) hands us a stream that ends where the body ends.
+        return request.META["wsgi.input"].read(intake.MAX_BODY_BYTES + 1)
+    return request.read(intake.MAX_BODY_BYTES + 1)
 
 
 def _content_length(value: str | None) -> int | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount, User
@@ -26,6 +27,12 @@ class Command(BaseCommand):
     help = "Create the demo user, exchange account (on the fake Kraken) and route used by make run."
 
     def handle(self, *args: object, **options: object) -> None:
+        if not settings.DEBUG:
+            # A superuser with a published password, a known route token and secret, ten years of live access:
+            # never outside development (make run sets DEBUG=1).
+            raise CommandError(
+                "seed_demo only runs in development (DEBUG=1); it creates a superuser with a known password"
+            )
         user, created = User.objects.get_or_create(
             email=DEMO_EMAIL, defaults={"username": "demo", "is_staff": True, "is_superuser": True}
         )
