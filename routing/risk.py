@@ -11,7 +11,6 @@ Structural, for every order (exits included):
   route_enabled          ROUTE_DISABLED
   exchange_account       NO_EXCHANGE_ACCOUNT
   credentials            CREDENTIALS_UNREADABLE
-  live_access            LIVE_ACCESS_REQUIRED       (live accounts only)
   symbol                 SYMBOL_MISMATCH            (only when the alert carries a symbol)
   alert_not_from_future  STALE_ALERT                (age ≥ −future_skew_seconds)
   alert_age              STALE_ALERT                (age ≤ max_alert_age_seconds)
@@ -24,6 +23,8 @@ Sizing:
   position_change        ALREADY_AT_TARGET, or INVALID_PAYLOAD / SIZE_BELOW_MINIMUM when it cannot be sized
   size_step              SIZE_BELOW_MINIMUM
 Exposure, only when the order has an increasing leg:
+  route_not_frozen       ROUTE_FROZEN
+  live_access            LIVE_ACCESS_REQUIRED       (live accounts only: a lapsed subscription never blocks an exit)
   side_allowed           SIDE_NOT_ALLOWED
   max_order_size         MAX_ORDER_SIZE             (the increasing leg only)
   max_position           MAX_POSITION_SIZE          (|resulting position|)
@@ -79,6 +80,7 @@ from routing.sizing import CONTEXT, SizingError, desired_delta, signed, split_le
 EXPOSURE_REASONS: frozenset[Reason] = frozenset(
     {
         Reason.ROUTE_FROZEN,
+        Reason.LIVE_ACCESS_REQUIRED,
         Reason.SIDE_NOT_ALLOWED,
         Reason.MAX_ORDER_SIZE,
         Reason.MAX_POSITION_SIZE,
@@ -93,7 +95,6 @@ REASONS: frozenset[Reason] = EXPOSURE_REASONS | {
     Reason.ROUTE_DISABLED,
     Reason.NO_EXCHANGE_ACCOUNT,
     Reason.CREDENTIALS_UNREADABLE,
-    Reason.LIVE_ACCESS_REQUIRED,
     Reason.SYMBOL_MISMATCH,
     Reason.STALE_ALERT,
     Reason.EXCHANGE_UNAVAILABLE,
@@ -271,16 +272,6 @@ def _credentials(i: _Inputs) -> _Outcome:
     )
 
 
-def _live_access(i: _Inputs) -> _Outcome | None:
-    if not i.snapshot.live:
-        return None  # paper trading is free
-    ok = i.snapshot.live_access
-    return _Outcome(
-        Check("live_access", ok, "active" if ok else "inactive", "active", Reason.LIVE_ACCESS_REQUIRED),
-        "live trading needs an active subscription",
-    )
-
-
 def _symbol(i: _Inputs) -> _Outcome | None:
     symbol = i.alert.symbol
     if symbol is None:
@@ -405,7 +396,6 @@ _STRUCTURAL: tuple[Callable[[_Inputs], _Outcome | None], ...] = (
     _route_enabled,
     _exchange_account,
     _credentials,
-    _live_access,
     _symbol,
     _not_from_future,
     _alert_age,
@@ -428,6 +418,17 @@ def _not_frozen(e: _Exposure) -> _Outcome | None:
     return _Outcome(
         Check("route_not_frozen", False, "frozen", "position drift under review", Reason.ROUTE_FROZEN),
         "the route is frozen for new exposure until the position drift is cleared",
+    )
+
+
+def _live_access(e: _Exposure) -> _Outcome | None:
+    snapshot = e.inputs.snapshot
+    if not snapshot.live:
+        return None  # paper trading is free
+    ok = snapshot.live_access
+    return _Outcome(
+        Check("live_access", ok, "active" if ok else "inactive", "active", Reason.LIVE_ACCESS_REQUIRED),
+        "live trading needs an active subscription",
     )
 
 
@@ -535,6 +536,7 @@ def _daily_loss(e: _Exposure) -> _Outcome | None:
 
 _EXPOSURE: tuple[Callable[[_Exposure], _Outcome | None], ...] = (
     _not_frozen,
+    _live_access,
     _side_allowed,
     _max_order_size,
     _max_position,

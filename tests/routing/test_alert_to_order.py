@@ -147,6 +147,38 @@ def test_live_access_required(client, make_route, trader, fake, exchange_url, se
     skipped(send(client, make_route(), position="0.1"), Reason.LIVE_ACCESS_REQUIRED, fake)
 
 
+def test_a_lapsed_subscription_stops_new_exposure_but_never_an_exit_or_the_worst_case_stop(
+    client, make_route, trader, fake, exchange_url, settings
+):
+    from routing.protection import live_stops
+
+    settings.BILLING_ENABLED = True
+    fake.set_mark("PF_XBTUSD", Decimal(60000))
+    route = make_route(worst_case_stop_pct=Decimal(5))
+    assert send(client, route, position="0.2").reason == Reason.ORDER_SENT
+    assert [stop.size for stop in live_stops(route)] == [Decimal("0.2")]
+    LiveAccess.objects.filter(user=trader).update(active_until=datetime.now(UTC) - timedelta(seconds=1))
+
+    grow = send(client, route, position="0.3")
+    assert (grow.action, grow.reason) == (Decision.Action.SKIP, Reason.LIVE_ACCESS_REQUIRED)
+    assert fake_position(fake) == Decimal("0.2")
+
+    reduce = send(client, route, action="sell", position="0.1", market_position="long")
+    assert reduce.reason == Reason.ORDER_SENT
+    assert [(o.side, o.size, o.reduce_only) for o in reduce.orders.all()] == [("sell", Decimal("0.1"), True)]
+    assert fake_position(fake) == Decimal("0.1")
+    # The worst-case stop follows the smaller position with no subscription at all.
+    assert [stop.size for stop in live_stops(route)] == [Decimal("0.1")]
+
+    # A reversal sends its exit and drops the increase, saying why.
+    reversal = send(client, route, action="sell", position="-0.1", market_position="short")
+    assert reversal.reason == Reason.ORDER_SENT
+    assert reversal.verdict["blocked_reason"] == Reason.LIVE_ACCESS_REQUIRED
+    assert [(o.side, o.size, o.reduce_only) for o in reversal.orders.all()] == [("sell", Decimal("0.1"), True)]
+    assert fake_position(fake) == Decimal(0)
+    assert live_stops(route) == []
+
+
 def test_paper_accounts_need_no_subscription_check_to_be_recorded(
     client, make_route, trader, account, fake, exchange_url
 ):

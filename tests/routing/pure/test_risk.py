@@ -205,7 +205,6 @@ def test_an_order_that_passes_everything_is_sent_with_every_check_recorded() -> 
         "route_enabled",
         "exchange_account",
         "credentials",
-        "live_access",
         "symbol",
         "alert_not_from_future",
         "alert_age",
@@ -216,6 +215,7 @@ def test_an_order_that_passes_everything_is_sent_with_every_check_recorded() -> 
         "price_deviation",
         "position_change",
         "size_step",
+        "live_access",
         "side_allowed",
         "max_order_size",
         "max_position",
@@ -267,6 +267,7 @@ def test_a_reversal_sends_the_reducing_leg_first_then_the_increase() -> None:
 @pytest.mark.parametrize(
     ("route", "snapshot", "blocked"),
     [
+        ({}, {"live_access": False}, Reason.LIVE_ACCESS_REQUIRED),
         ({"side_policy": SidePolicy.LONG_ONLY}, {}, Reason.SIDE_NOT_ALLOWED),
         ({"max_order_size": D("0.5")}, {}, Reason.MAX_ORDER_SIZE),
         ({"max_position": D("0.9")}, {}, Reason.MAX_POSITION_SIZE),
@@ -310,7 +311,6 @@ ORDERED_FAILURES: list[tuple[Reason, str, dict[str, Any], dict[str, Any], dict[s
     (Reason.ROUTE_DISABLED, "route_enabled", {}, {"enabled": False}, {}),
     (Reason.NO_EXCHANGE_ACCOUNT, "exchange_account", {}, {}, {"account_connected": False}),
     (Reason.CREDENTIALS_UNREADABLE, "credentials", {}, {}, {"credentials_readable": False}),
-    (Reason.LIVE_ACCESS_REQUIRED, "live_access", {}, {}, {"live_access": False}),
     (Reason.SYMBOL_MISMATCH, "symbol", {"symbol": "ETHUSD"}, {}, {}),
     (Reason.STALE_ALERT, "alert_age", {"fired_at": NOW - timedelta(hours=1)}, {}, {}),
     (Reason.EXCHANGE_UNAVAILABLE, "exchange_readable", {}, {}, {"read_error": "503"}),
@@ -319,6 +319,7 @@ ORDERED_FAILURES: list[tuple[Reason, str, dict[str, Any], dict[str, Any], dict[s
 ]
 # After the structural ones, the exposure checks in their order (applied on a clean structural state).
 ORDERED_EXPOSURE: list[tuple[Reason, str, dict[str, Any], dict[str, Any]]] = [
+    (Reason.LIVE_ACCESS_REQUIRED, "live_access", {}, {"live_access": False}),
     (Reason.SIDE_NOT_ALLOWED, "side_allowed", {"side_policy": SidePolicy.SHORT_ONLY}, {}),
     (Reason.MAX_ORDER_SIZE, "max_order_size", {"max_order_size": D("0.1")}, {}),
     (Reason.MAX_POSITION_SIZE, "max_position", {"max_position": D("0.1")}, {}),
@@ -480,6 +481,7 @@ exposure_state = st.fixed_dictionaries(
         "mark_price": st.none() | st.decimals(min_value="0.01", max_value=10**5, places=2),
         "orders_last_hour": st.integers(min_value=0, max_value=100),
         "realized_pnl_today": st.decimals(min_value=-(10**4), max_value=10**4, places=2),
+        "live_access": st.booleans(),  # a lapsed subscription stops new exposure only
     }
 )
 
@@ -525,6 +527,7 @@ def test_a_reduction_or_exit_is_never_stopped_by_an_exposure_limit(
 
 
 _EXPOSURE_CHECKS = {
+    "live_access",
     "side_allowed",
     "max_order_size",
     "max_position",
@@ -533,6 +536,27 @@ _EXPOSURE_CHECKS = {
     "orders_per_hour",
     "daily_loss",
 }
+
+
+def test_a_lapsed_subscription_stops_new_live_exposure_only() -> None:
+    lapsed = {"live": True, "live_access": False, "position": D("0.5")}
+    # An exit, a reduction and a close go out reduce-only, without even consulting live access.
+    for alert in (
+        {"action": Action.SELL, "position": D(0)},
+        {"action": Action.SELL, "position": D("0.2")},
+        {"action": Action.CLOSE, "position": None},
+    ):
+        verdict = run(alert=alert, snapshot=lapsed)
+        assert verdict.reason is Reason.ORDER_SENT, alert
+        assert all(leg.reduce_only for leg in verdict.legs)
+        assert "live_access" not in names(verdict)
+    # Growing the position is refused, with the check on the record.
+    grow = run(alert={"position": D(1)}, snapshot=lapsed)
+    assert (grow.action, grow.reason) == (VerdictAction.SKIP, Reason.LIVE_ACCESS_REQUIRED)
+    assert grow.failed_check is not None and grow.failed_check.name == "live_access"
+    # A paper account never needs it.
+    paper = run(alert={"position": D(1)}, snapshot={**lapsed, "live": False})
+    assert paper.reason is Reason.ORDER_SENT and "live_access" not in names(paper)
 
 
 def test_close_flattens_a_position_even_with_every_limit_at_zero() -> None:
