@@ -272,6 +272,9 @@ class ExchangeCapabilities:
     trigger_signals: tuple[TriggerSignal, ...] = field(
         default=(TriggerSignal.MARK, TriggerSignal.INDEX, TriggerSignal.LAST)
     )
+    # The signal the worst-case stop triggers on with this transport (REST: mark; the Unified WebSocket offers
+    # only index and last). Shown to the trader with the stop; always one of ``trigger_signals``.
+    stop_trigger_signal: TriggerSignal = TriggerSignal.MARK
 
 
 @runtime_checkable

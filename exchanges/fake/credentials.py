@@ -11,3 +11,6 @@ FAKE_SECRET = "yRseLCAQ/0ZJIOvHinAMUiJnoyn+1P2amePsORuyEKXeVQbS/pk/a5b1ZxXqRCa8i
 # A second, read-only key, for permission tests.
 FAKE_READ_ONLY_KEY = "FakeKrakenPublicKey0OrderRail0Tests0ReadOnly000000000002"
 FAKE_READ_ONLY_SECRET = "cmVhZC1vbmx5IGtleSBvZiB0aGUgZmFrZSBrcmFrZW4gZnV0dXJlcyBzZXJ2ZXIgdXNlZCBieSB0ZXN0cyAhIQ=="
+# The same account's Kraken (Spot-style) key, which the Unified WebSocket takes its tokens with.
+FAKE_SPOT_KEY = "FakeKrakenSpotKey0OrderRail0Tests0Unified0WebSocket0000001"
+FAKE_SPOT_SECRET = "dW5pZmllZCB3ZWJzb2NrZXQgdGVzdCBrZXkgb2YgdGhlIGZha2Uga3Jha2VuLCB3b3J0aGxlc3MgZWxzZXdoZXJlIQ=="

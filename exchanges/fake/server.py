@@ -181,6 +181,8 @@ class FakeKraken:
         self.auth_failures: list[str] = []  # why requests were refused, for diagnosing a client's signing
         self._calls: Counter[str] = Counter()
         self._requests = 0
+        # Kraken's Spot REST calls (/0/private/...), served once a FakeUnifiedWebSocket attaches (exchanges/fake/uws).
+        self.spot_rest: Any = None
         self._stopping = threading.Event()
         self._server: _HttpServer | None = None
         self._bound_port: int | None = None
@@ -360,6 +362,11 @@ class FakeKraken:
             name = normalise_endpoint(endpoint)
             return self._requests if name == "*" else self._calls[name]
 
+    def record_call(self, endpoint: str) -> None:
+        """Count a call that arrived by another transport (the Unified WebSocket counts add_order as sendorder)."""
+        with self.lock:
+            self._calls[endpoint] += 1
+
     def all_calls(self) -> dict[str, int]:
         with self.lock:
             return dict(self._calls)
@@ -434,6 +441,8 @@ class FakeKraken:
     def _process(self, request: Request) -> Reply | Hold:
         if request.path == "/_fake" or request.path.startswith("/_fake/"):
             return self.control.handle(request)
+        if request.path.startswith("/0/") and self.spot_rest is not None:
+            return self.spot_rest.handle(request)
         routed = route(request.path)
         with self.lock:
             self._requests += 1
