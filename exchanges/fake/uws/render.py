@@ -55,6 +55,8 @@ REJECTION_TEXTS = {
     Status.WOULD_PROCESS_AFTER_SPECIFIED_TIME: "Deadline elapsed",
     Status.UNKNOWN_MARKET: "Unknown symbol",
     Status.UNSUPPORTED_INSTRUMENT: "Unknown symbol",
+    Status.ORDER_FOR_EDIT_NOT_FOUND: "Order not found",
+    Status.ORDER_FOR_EDIT_NOT_A_STOP: "Invalid trigger_price: the order is not an untriggered stop",
     "tooManySmallOrders": "Too many small orders",
     "selfFill": "Self fill prevented",
     "outsidePriceCollar": "Price outside collar",

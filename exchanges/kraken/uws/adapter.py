@@ -65,11 +65,13 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from exchanges.base import (
     AccountSummary,
     CancelResult,
+    EditAck,
     ExchangeCapabilities,
     Fill,
     InstrumentSpec,
@@ -398,16 +400,26 @@ class KrakenUnifiedWebSocket:
 
     def validate_order(self, request: OrderRequest) -> dict[str, Any]:
         """``validate: true``: the venue checks the order and answers; nothing is placed. For the probe."""
-        state = self._account_state()
+        self._account_state()  # synced, so the token in use is fresh
         params = codec.add_order_params(
             request,
             token=None,
             deadline=self._clock() + timedelta(seconds=A.ORDER_DEADLINE_SECONDS),
             validate=True,
         )
-        del state
         with self.feed.intent_lock:
             return self.feed.session.request("add_order", params, timeout=self.ack_timeout)
+
+    def _deadline(self, process_before: datetime | None) -> datetime:
+        """The deadline sent with an intent: the caller's, or ours if sooner; one already past is refused here
+        with the protocol's word for it, as the venue would (nothing is sent)."""
+        now = self._clock()
+        if process_before is not None and now >= process_before:
+            raise OrderRejected(
+                errors.LATE, f"refused before sending: its deadline {process_before.isoformat()} has passed"
+            )
+        ours = now + timedelta(seconds=A.ORDER_DEADLINE_SECONDS)
+        return min(ours, process_before) if process_before is not None else ours
 
     def _place(self, request: OrderRequest, *, validate: bool) -> OrderAck:
         spec = self._spec(request.symbol)
@@ -417,7 +429,7 @@ class KrakenUnifiedWebSocket:
             state = self._account_state()
             if state.venue_status != "online":
                 raise Unavailable(f"venue status is {state.venue_status!r}: not sending", venue_code="venueStatus")
-            deadline = self._clock() + timedelta(seconds=A.ORDER_DEADLINE_SECONDS)
+            deadline = self._deadline(request.process_before)
             params = codec.add_order_params(request, token=None, deadline=deadline, validate=validate, spec=spec)
             try:
                 answer = self.feed.session.request("add_order", params, timeout=self.ack_timeout)
@@ -428,7 +440,7 @@ class KrakenUnifiedWebSocket:
                 if landed is not None:
                     log.info("uws add_order %s: no answer, but the executions stream shows it landed", cid)
                     return self._ack(landed.exchange_order_id, request, None, "landed (from executions)")
-                self.feed.unresolved_until = time.monotonic() + A.ORDER_DEADLINE_SECONDS + 1.0
+                self._unresolved(deadline)
                 self.feed.session.resync(f"add_order {cid} unanswered")
                 raise AmbiguousOutcome(f"add_order {cid}: {exc}", venue_code=type(exc).__name__) from None
             if answer.get("success") is not True:
@@ -441,6 +453,7 @@ class KrakenUnifiedWebSocket:
             if not isinstance(order_id, str) or not order_id:
                 raise AmbiguousOutcome("add_order succeeded without an order_id", venue_code="malformedResponse")
             received = codec.timestamp(answer["time_in"], "time_in") if answer.get("time_in") else None
+            state.note_acknowledged(order_id, request, received)
         if request.order_type is OrderType.MARKET:
             self._wait_for(order_id, lambda r: r.state in TERMINAL, self.fill_wait)
         return self._ack(order_id, request, received, "placed")
@@ -468,13 +481,89 @@ class KrakenUnifiedWebSocket:
             fills=fills,
         )
 
+    def _unresolved(self, deadline: datetime) -> None:
+        """An intent went unanswered: it may still reach the engine until its deadline (plus our clock's slack)."""
+        left = (deadline - self._clock()).total_seconds() + 1.0
+        self.feed.unresolved_until = time.monotonic() + max(left, 0.0)
+
     @_order_call
-    def cancel_order(self, *, exchange_order_id: str | None = None, client_order_id: str | None = None) -> CancelResult:
+    def edit_order(
+        self,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: str | None = None,
+        size: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        process_before: datetime | None = None,
+    ) -> EditAck:
+        """``amend_order``: in place, queue priority kept where possible; ``size`` is the new total."""
+        if not exchange_order_id and not client_order_id:
+            raise OrderRejected("localValidation", "edit_order needs an exchange or client order id")
+        fields = {"size": size, "limit_price": limit_price, "stop_price": stop_price}
+        if all(v is None for v in fields.values()):
+            raise OrderRejected("localValidation", "edit_order needs something to change")
+        for name, value in fields.items():
+            if value is not None and (not isinstance(value, Decimal) or not value.is_finite() or value <= 0):
+                raise OrderRejected("localValidation", f"{name} must be a positive finite Decimal")
+        with self.feed.intent_lock:
+            self._wait_quiet()
+            state = self._account_state()
+            deadline = self._deadline(process_before)
+            params: dict[str, Any] = {"asset_class": codec.ASSET_CLASS, "token": None}
+            if exchange_order_id:
+                params["order_id"] = exchange_order_id
+            else:
+                params[A.CLIENT_ID_FIELD] = client_order_id
+            for name, value in fields.items():
+                if value is not None:
+                    params[A.AMEND_FIELDS[name]] = value
+            params["deadline"] = codec.rfc3339(deadline)
+            try:
+                answer = self.feed.session.request("amend_order", params, timeout=self.ack_timeout)
+            except NotConnected as exc:
+                raise Unavailable(f"amend_order not sent: {exc}", venue_code="notConnected") from None
+            except (ConnectionLost, AnswerTimeout) as exc:
+                self._unresolved(deadline)
+                self.feed.session.resync("amend_order unanswered")
+                raise AmbiguousOutcome(f"amend_order: {exc}", venue_code=type(exc).__name__) from None
+        if answer.get("success") is not True:
+            text = str(answer.get("error") or "unknown error")
+            if errors.classify(text) is Kind.CANCEL_OUTCOME:
+                raise OrderRejected("orderForEditNotFound", text)
+            raise errors.error_for(text, order_call=True)
+        received = codec.timestamp(answer["time_in"], "time_in") if answer.get("time_in") else None
+        target = exchange_order_id or state.by_client.get(client_order_id or "")
+        if target:
+            self._wait_for(target, lambda r: r.venue_status.startswith("amended"), self.fill_wait)
+        order = state.order_by_client_id(client_order_id) if client_order_id else None
+        if order is None and target:
+            with state.lock:
+                record = state.orders.get(target)
+                order = record.to_status() if record else None
+        return EditAck(
+            exchange_order_id=(order.exchange_order_id if order else exchange_order_id) or "",
+            client_order_id=client_order_id or (order.client_order_id if order else None),
+            received_time=received,
+            status="amended",
+            order=order,
+            fills=tuple(state.fills_for(order.exchange_order_id)) if order else (),
+        )
+
+    @_order_call
+    def cancel_order(
+        self,
+        *,
+        exchange_order_id: str | None = None,
+        client_order_id: str | None = None,
+        process_before: datetime | None = None,
+    ) -> CancelResult:
         if not exchange_order_id and not client_order_id:
             raise OrderRejected("localValidation", "cancel_order needs an exchange or client order id")
         with self.feed.intent_lock:
             self._wait_quiet()
             state = self._account_state()
+            deadline = self._deadline(process_before)
             known = (
                 state.order_by_client_id(client_order_id)
                 if client_order_id
@@ -483,7 +572,7 @@ class KrakenUnifiedWebSocket:
             if known is not None and known.state in TERMINAL:
                 # The stream already says it is gone: no message needed, and none that could race a fill.
                 return CancelResult(cancelled=False, status="filled" if known.state is OrderState.FILLED else "gone")
-            params: dict[str, Any] = {"token": None}
+            params: dict[str, Any] = {"token": None}  # A.CANCEL_TAKES_DEADLINE: none on the wire
             if exchange_order_id:
                 params["order_id"] = [exchange_order_id]
             else:
@@ -493,7 +582,8 @@ class KrakenUnifiedWebSocket:
             except NotConnected as exc:
                 raise Unavailable(f"cancel_order not sent: {exc}", venue_code="notConnected") from None
             except (ConnectionLost, AnswerTimeout) as exc:
-                self.feed.unresolved_until = time.monotonic() + A.ORDER_DEADLINE_SECONDS + 1.0
+                # No deadline rides on a cancel (none documented): wait out our own horizon all the same.
+                self._unresolved(deadline)
                 self.feed.session.resync("cancel_order unanswered")
                 raise AmbiguousOutcome(f"cancel_order: {exc}", venue_code=type(exc).__name__) from None
         if answer.get("success") is True:

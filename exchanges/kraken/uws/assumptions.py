@@ -177,6 +177,20 @@ ORDER_DEADLINE_SECONDS = _assume(
     "intent that reaches the engine later is refused, so an unacknowledged order cannot land after we resolve it",
     probe="validate:true add_order with a deadline",
 )
+AMEND_FIELDS = _assume(
+    "amend_fields",
+    {"size": "order_qty", "limit_price": "limit_price", "stop_price": "trigger_price"},
+    "S",
+    "amend_order takes order_qty (the new total, absolute - C), limit_price (C) and trigger_price (Spot v2 only), "
+    "plus deadline (C); result amend_id and the id it was given",
+    probe="",
+)
+CANCEL_TAKES_DEADLINE = _assume(
+    "cancel_takes_deadline",
+    False,
+    "?",
+    "cancel_order documents no deadline: a late cancel is refused here before sending, none is put on the wire",
+)
 VALIDATE_FIELD = _assume(
     "validate_field",
     "validate",

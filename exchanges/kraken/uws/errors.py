@@ -13,9 +13,11 @@ an unknown "no" must never be taken for a definitive one), on a read ``Unavailab
 
 from __future__ import annotations
 
-from exchanges.errors import ExchangeError
+from exchanges.errors import ExchangeError, OrderRejected
 from exchanges.kraken.errors import ClientOrderIdAlreadyExists, Kind, to_exception
 from exchanges.kraken.uws import assumptions as A
+
+LATE = "wouldProcessAfterSpecifiedTime"
 
 # (substring, kind) - order matters: the first match wins, so specific texts come before general ones.
 TABLE: tuple[tuple[str, Kind], ...] = (
@@ -66,6 +68,9 @@ def classify(text: str) -> Kind:
 def error_for(text: str, *, order_call: bool, client_order_id: str | None = None) -> ExchangeError:
     """The taxonomy exception for a ``success: false`` answer; the venue's text is kept verbatim as venue_code."""
     kind = classify(text)
+    if kind is Kind.REJECTED and order_call and "deadline" in text.lower():
+        # The protocol's one word for "refused for lateness: nothing placed, nothing will be" (the text rides along).
+        return OrderRejected(LATE, f"{text} (the order's deadline passed before it reached the engine)")
     if kind is Kind.ALREADY_EXISTS:
         return ClientOrderIdAlreadyExists(client_order_id, f"{text} (an order with this client id landed)")
     error = to_exception(kind, text, order_call=order_call, message=text)

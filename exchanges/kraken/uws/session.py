@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
 from exchanges.kraken.uws import assumptions as A
@@ -120,7 +121,7 @@ class Session:
         """Drop the connection and start over with fresh snapshots (a gap, an unreadable message)."""
         log.warning("uws %s: re-snapshotting: %s", self.name, why)
         self.last_error = why
-        ws = self._ws
+        ws, self._ws = self._ws, None  # nothing more goes out on it; the reader thread finishes the drop
         if ws is not None:
             ws.close_socket()
 
@@ -134,7 +135,7 @@ class Session:
         """Send one request and wait for its answer. Raises NotConnected (nothing sent), ConnectionLost or
         AnswerTimeout (sent; outcome unknown). ``params`` may hold ``token: None``, filled in here."""
         ws = self._ws
-        if ws is None:
+        if ws is None or ws.state is not State.OPEN:
             raise NotConnected(f"{self.name}: not connected")
         req_id = next(self._ids)
         slot = _Slot(method)

@@ -28,6 +28,7 @@ from exchanges.base import (
     Fill,
     InstrumentSpec,
     LedgerEntry,
+    OrderRequest,
     OrderState,
     OrderStatus,
     OrderType,
@@ -211,6 +212,30 @@ class AccountState:
             record.state = OrderState.PARTIALLY_FILLED
         record.venue_status = "/".join(w for w in (row.exec_type, row.order_status, row.reason) if w)[:80]
         record.updated = row.time or record.updated
+
+    def note_acknowledged(self, order_id: str, request: OrderRequest, when: datetime | None) -> None:
+        """The venue acknowledged this order: know it now, even if its first executions event is still on the way,
+        so a lookup never answers "no trace" for an order we hold an acknowledgement of."""
+        with self.lock:
+            if order_id in self.orders:
+                return
+            self.orders[order_id] = OrderRecord(
+                order_id=order_id,
+                client_order_id=request.client_order_id,
+                symbol=request.symbol.upper(),
+                side=request.side,
+                order_type=request.order_type,
+                size=request.size,
+                limit_price=request.limit_price,
+                stop_price=request.stop_price,
+                trigger_signal=request.trigger_signal,
+                reduce_only=request.reduce_only,
+                venue_status="acknowledged",
+                updated=when,
+                seen_at=time.monotonic(),
+            )
+            self.by_client[request.client_order_id] = order_id
+            self.lock.notify_all()
 
     def _add_fill(self, row: codec.Execution, record: OrderRecord | None = None) -> None:
         if row.exec_id is None or row.exec_id in self.fills or row.last_qty is None or row.last_price is None:

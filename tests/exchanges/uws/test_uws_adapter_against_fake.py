@@ -40,6 +40,11 @@ def stop(price: str, size: str = "0.01", signal: TriggerSignal = TriggerSignal.I
     )
 
 
+def state_of(ex, client_order_id: str):
+    found = ex.find_order(client_order_id)
+    return found.state if found else None
+
+
 def eventually(check, timeout: float = 3.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -61,7 +66,7 @@ def test_reads_come_from_the_streams_and_see_orders_placed_over_rest(venue, conn
     rest = KrakenFutures(fake.url, FAKE_KEY, FAKE_SECRET, connect_timeout=1, read_timeout=2)
     rest.place_order(OrderRequest(XBT, Side.BUY, Decimal("0.02"), OrderType.MARKET, "rest-1"))
     assert eventually(ex.positions)[0].size == Decimal("0.02")
-    assert ex.find_order("rest-1").state is OrderState.FILLED
+    assert eventually(lambda: state_of(ex, "rest-1") is OrderState.FILLED)
     assert eventually(lambda: ex.account().initial_margin > 0)
     fake.set_mark(XBT, Decimal(61000))
     assert eventually(lambda: ex.ticker(XBT).mark_price == Decimal(61000))
@@ -95,7 +100,7 @@ def test_the_worst_case_stop_rests_on_index_and_a_mark_stop_never_leaves(venue, 
     assert engine_order.trigger_signal is TriggerSignal.INDEX
     # The index falls through it (mark stays): it triggers; the stream reports the fill; a cancel is not sent.
     fake.set_price(XBT, Decimal(60000), index=Decimal(53000))
-    assert eventually(lambda: ex.find_order(request.client_order_id).state is OrderState.FILLED)
+    assert eventually(lambda: state_of(ex, request.client_order_id) is OrderState.FILLED)
     calls = fake.calls("cancelorder")
     assert ex.cancel_order(client_order_id=request.client_order_id).status == "filled"
     assert fake.calls("cancelorder") == calls
@@ -129,14 +134,14 @@ def test_accept_then_drop_is_ambiguous_and_resolved_from_the_fresh_snapshot(venu
     fake, uws = venue
     ex = connect()
     ex.positions()
-    opened = uws.connections_opened
+    opened = ex.feed.session.connections
     fake.add_fault("sendorder", "accept_then_drop", seconds=0.3)
     request = market()
     with pytest.raises(AmbiguousOutcome):
         ex.place_order(request)
     found = ex.find_order(request.client_order_id)
     assert found is not None and found.state is OrderState.FILLED and found.filled_size == Decimal("0.01")
-    assert uws.connections_opened > opened  # a new connection, a fresh token, fresh snapshots
+    assert ex.feed.session.connections > opened  # a new connection, a fresh token, fresh snapshots
     assert fake.calls("sendorder") == 1
 
 
@@ -178,12 +183,12 @@ def test_an_expired_token_refuses_the_order_and_the_session_comes_back_with_a_fr
     fake, uws = venue
     ex = connect()
     ex.positions()
-    opened = uws.connections_opened
+    opened = ex.feed.session.connections
     uws.expire_tokens()
     with pytest.raises(AuthenticationFailed):
         ex.place_order(market())
     assert fake.position(FAKE_KEY, XBT) == 0
-    assert eventually(lambda: uws.connections_opened > opened)
+    assert eventually(lambda: ex.feed.session.connections > opened)
     ex.place_order(market())  # the new connection took a new token
     assert fake.position(FAKE_KEY, XBT) == Decimal("0.01")
     assert fake.all_calls()["GetWebSocketsToken"] >= 2
@@ -194,15 +199,15 @@ def test_a_sequence_gap_makes_the_session_re_snapshot(venue, connect, kind):
     fake, uws = venue
     ex = connect()
     ex.positions()
-    opened = uws.connections_opened
+    opened = ex.feed.session.connections
     uws.add_fault(kind, channel="executions")
     rest = KrakenFutures(fake.url, FAKE_KEY, FAKE_SECRET, connect_timeout=1, read_timeout=2)
     rest.place_order(OrderRequest(XBT, Side.BUY, Decimal("0.02"), OrderType.MARKET, "rest-gap-1"))
     time.sleep(0.3)  # two separate executions messages, not one
     rest.place_order(OrderRequest(XBT, Side.BUY, Decimal("0.01"), OrderType.MARKET, "rest-gap-2"))
-    assert eventually(lambda: uws.connections_opened > opened)
+    assert eventually(lambda: ex.feed.session.connections > opened)
     assert eventually(lambda: ex.find_order("rest-gap-2") is not None)
-    assert ex.find_order("rest-gap-1").state is OrderState.FILLED
+    assert eventually(lambda: state_of(ex, "rest-gap-1") is OrderState.FILLED)
     assert eventually(lambda: ex.positions() and ex.positions()[0].size == Decimal("0.03"))
 
 
@@ -215,7 +220,7 @@ def test_a_dropped_connection_re_snapshots_and_sees_what_happened_meanwhile(venu
     with fake.lock:  # the stop fires while the client is cut off and cannot hear it
         uws.drop_connections()
         fake.set_price(XBT, Decimal(58000))
-    assert eventually(lambda: ex.find_order(request.client_order_id).state is OrderState.FILLED)
+    assert eventually(lambda: state_of(ex, request.client_order_id) is OrderState.FILLED)
     assert ex.positions() == []
 
 
@@ -329,3 +334,44 @@ def test_key_verification_over_spot_rest(venue, connect):
         wrong.positions()  # no token, no connection: never an empty answer
     assert FAKE_SPOT_KEY not in str(wrong.feed.session.last_error)
     assert A.WITHDRAW_PERMISSION_MARKERS == ("withdraw",)
+
+
+def test_edit_moves_a_resting_stop_in_place(venue, connect):
+    fake, _ = venue
+    ex = connect()
+    ex.place_order(market("0.02"))
+    request = stop("54000", size="0.01")
+    placed = ex.place_order(request)
+    edited = ex.edit_order(client_order_id=request.client_order_id, size=Decimal("0.02"), stop_price=Decimal(55000))
+    assert edited.exchange_order_id == placed.exchange_order_id and edited.status == "amended"
+    engine_order = fake.engine.order_by_client_id(fake.account_id(FAKE_KEY), request.client_order_id)
+    assert engine_order.size == Decimal("0.02") and engine_order.stop_price == Decimal(55000)
+    assert fake.calls("editorder") == 1
+    with pytest.raises(OrderRejected) as gone:
+        ex.edit_order(client_order_id="or-nothing", stop_price=Decimal(55000))
+    assert gone.value.status != "localValidation"
+
+
+def test_a_deadline_already_past_is_refused_before_sending_with_the_protocols_word(venue, connect):
+    fake, _ = venue
+    ex = connect()
+    late = OrderRequest(
+        XBT,
+        Side.BUY,
+        Decimal("0.01"),
+        OrderType.MARKET,
+        "or-late",
+        process_before=datetime.now(UTC) - timedelta(seconds=1),
+    )
+    with pytest.raises(OrderRejected) as refused:
+        ex.place_order(late)
+    assert refused.value.status == "wouldProcessAfterSpecifiedTime" and fake.calls("sendorder") == 0
+    soon = OrderRequest(
+        XBT,
+        Side.BUY,
+        Decimal("0.01"),
+        OrderType.MARKET,
+        "or-soon",
+        process_before=datetime.now(UTC) + timedelta(seconds=2),
+    )
+    assert ex.place_order(soon).filled_size == Decimal("0.01")
