@@ -44,3 +44,19 @@ def forget_exchanges() -> None:
     """Drop cached adapters (tests that restart the fake, key rotation)."""
     with _lock:
         _cache.clear()
+
+
+def exchange_for_key(venue: str, api_key: str, api_secret: str) -> Exchange:
+    """An adapter for a key that is not stored yet, to verify it before it is (`accounts.keys`). Not cached and not
+    behind the breaker: a trader typing a wrong key must not pause anybody's account."""
+    from exchanges.kraken.adapter import KrakenFutures
+
+    if venue != ExchangeAccount.Venue.KRAKEN_FUTURES:
+        raise ValueError(f"no adapter for venue {venue!r}")
+    return KrakenFutures(
+        settings.KRAKEN_FUTURES_URL,
+        api_key,
+        api_secret,
+        connect_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
+        read_timeout=settings.KRAKEN_READ_TIMEOUT,
+    )

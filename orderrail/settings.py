@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
     "rest_framework",
     "django_q",
     "accounts",
@@ -46,7 +48,23 @@ INSTALLED_APPS = [
     "routing",
     "audit",
     "billing",
+    "trader",
 ]
+# "Or continue with": social providers are off unless named here (allauth provider ids, e.g. "google,github"),
+# each with SOCIAL_<ID>_CLIENT_ID and SOCIAL_<ID>_SECRET in the environment.
+SOCIAL_PROVIDERS = env.list("SOCIAL_PROVIDERS", default=[])
+INSTALLED_APPS += [f"allauth.socialaccount.providers.{provider}" for provider in SOCIAL_PROVIDERS]
+SOCIALACCOUNT_PROVIDERS = {
+    provider: {
+        "APPS": [
+            {
+                "client_id": env.str(f"SOCIAL_{provider.upper()}_CLIENT_ID", default=""),
+                "secret": env.str(f"SOCIAL_{provider.upper()}_SECRET", default=""),
+            }
+        ]
+    }
+    for provider in SOCIAL_PROVIDERS
+}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -71,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "trader.context.site",
             ],
         },
     },
@@ -109,7 +128,34 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
-LOGIN_REDIRECT_URL = "/"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a link scanner opening the mail must not verify the address; a button does
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "OrderRail: "
+# Login and sign-up are throttled in the cache every process shares (see CACHES): per IP and per e-mail address.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+}
+# The webhook URL shown to traders; by default the address the page was requested on. TradingView accepts only
+# ports 80 and 443, so production sets its public https origin here.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# Two-factor authentication: an authenticator app (TOTP) and single-use recovery codes. The TOTP seed is stored
+# encrypted under FERNET_KEYS (trader.auth.MFAAdapter), like exchange keys.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_ADAPTER = "trader.auth.MFAAdapter"
+MFA_TOTP_ISSUER = "OrderRail"
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -118,9 +164,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# For django.core.mail.backends.filebased.EmailBackend (the browser tests read the verification mail from here).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(Path(tempfile.gettempdir()) / "orderrail-mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OrderRail <no-reply@localhost>")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

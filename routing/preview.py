@@ -1,0 +1,43 @@
+""" "Test this route": what the route would decide for a sample alert right now, against the live snapshot.
+
+The same pure `routing.risk.evaluate` the pipeline runs, on the same `routing.snapshot.read_snapshot`, with the
+same sentence - but nothing is sent and nothing is stored: no Alert, no Decision, no Order. (Reading the snapshot
+talks to the exchange, so it can fail; the preview then shows that, as the real decision would.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from billing.access import has_live_access
+from routing.domain import AlertIntent, Check, Snapshot, Verdict
+from routing.models import Route
+from routing.pipeline import _message as decision_sentence  # the pipeline's own sentence: one home for it
+from routing.risk import evaluate
+from routing.snapshot import read_snapshot
+
+
+@dataclass(frozen=True)
+class Preview:
+    intent: AlertIntent
+    snapshot: Snapshot
+    verdict: Verdict
+    sentence: str
+
+    @property
+    def would_send(self) -> bool:
+        return self.verdict.action.value == "send"
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return self.verdict.checks
+
+
+def preview(route: Route, intent: AlertIntent, now: datetime) -> Preview:
+    snapshot, _exchange = read_snapshot(
+        route, route.exchange_account, now, live_access=has_live_access(route.owner_id, now)
+    )
+    verdict = evaluate(intent, route.config(), snapshot, now)
+    return Preview(
+        intent=intent, snapshot=snapshot, verdict=verdict, sentence=decision_sentence(verdict, snapshot, route.symbol)
+    )
