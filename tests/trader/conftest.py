@@ -3,10 +3,10 @@ A can never see or change B's, and the page tests use A's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -44,8 +44,8 @@ class Trader:
     client: Client
 
 
-def make_trader(email: str, key: str, secret: str, route_secret: str, *, fake: Any, name: str) -> Trader:
-    user = User.objects.create_user(username=email.split("@")[0], email=email, password=PASSWORD)
+def make_trader(email: str, key: str, secret: str, route_secret: str, *, name: str) -> Trader:
+    user = User.objects.create_user(username=email.split("@", maxsplit=1)[0], email=email, password=PASSWORD)
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     LiveAccess.objects.create(user=user, active_until=timezone.now() + timedelta(days=30))
     account = ExchangeAccount(owner=user, label=f"{name} main", mode=ExchangeAccount.Mode.LIVE)
@@ -74,10 +74,12 @@ def make_trader(email: str, key: str, secret: str, route_secret: str, *, fake: A
 
 
 @pytest.fixture
-def traders(db: None, fake: Any, exchange_url: str) -> tuple[Trader, Trader]:
-    fake.add_account(OTHER_KEY, OTHER_SECRET, collateral=Decimal("50000"))
+def traders(db: None, request: pytest.FixtureRequest) -> Iterator[tuple[Trader, Trader]]:
+    server = request.getfixturevalue("fake")
+    request.getfixturevalue("exchange_url")
+    server.add_account(OTHER_KEY, OTHER_SECRET, collateral=Decimal("50000"))
     instruments.forget()
-    a = make_trader("alice@example.com", TRADER_KEY, TRADER_SECRET, ROUTE_SECRET_A, fake=fake, name="Alice")
-    b = make_trader("bob@example.com", OTHER_KEY, OTHER_SECRET, ROUTE_SECRET_B, fake=fake, name="Bob")
+    a = make_trader("alice@example.com", TRADER_KEY, TRADER_SECRET, ROUTE_SECRET_A, name="Alice")
+    b = make_trader("bob@example.com", OTHER_KEY, OTHER_SECRET, ROUTE_SECRET_B, name="Bob")
     yield a, b
     instruments.forget()
