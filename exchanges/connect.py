@@ -9,7 +9,7 @@ from django.conf import settings
 from accounts.models import ExchangeAccount
 from exchanges.base import Exchange
 
-_cache: dict[tuple[int, str, str], Exchange] = {}
+_cache: dict[tuple[object, ...], Exchange] = {}
 _lock = threading.Lock()
 
 
@@ -22,6 +22,8 @@ def exchange_for(account: ExchangeAccount) -> Exchange:
     """
     from exchanges.kraken.adapter import KrakenFutures
 
+    if account.transport == ExchangeAccount.Transport.UWS:
+        return _unified_websocket(account)
     api_key, api_secret = account.credentials()
     cache_key = (account.pk, account.key_fingerprint, settings.KRAKEN_FUTURES_URL)
     with _lock:
@@ -40,10 +42,50 @@ def exchange_for(account: ExchangeAccount) -> Exchange:
     return GuardedExchange(exchange, account)
 
 
-def forget_exchanges() -> None:
-    """Drop cached adapters (tests that restart the fake, key rotation)."""
+def _unified_websocket(account: ExchangeAccount) -> Exchange:
+    """The Unified WebSocket adapter of an account whose transport is ``uws``: signed with the account's Kraken
+    (Spot-style) key, kept per process like the REST adapter, so its connection and stream state carry over."""
+    from exchanges.kraken.uws.adapter import KrakenUnifiedWebSocket
+
+    api_key, api_secret = account.ws_credentials()
+    cache_key = (
+        account.pk,
+        "uws",
+        account.ws_key_fingerprint,
+        account.credentials_version,
+        settings.KRAKEN_UWS_PRIVATE_URL,
+        settings.KRAKEN_SPOT_URL,
+    )
     with _lock:
+        exchange = _cache.get(cache_key)
+        if exchange is None:
+            exchange = KrakenUnifiedWebSocket(
+                api_key=api_key,
+                api_secret=api_secret,
+                private_url=settings.KRAKEN_UWS_PRIVATE_URL,
+                public_url=settings.KRAKEN_UWS_PUBLIC_URL,
+                spot_rest_url=settings.KRAKEN_SPOT_URL,
+                open_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
+                ready_timeout=settings.KRAKEN_UWS_READY_TIMEOUT,
+                ack_timeout=settings.KRAKEN_UWS_ACK_TIMEOUT,
+            )
+            _cache[cache_key] = exchange
+    from routing.breaker import GuardedExchange
+
+    return GuardedExchange(exchange, account)
+
+
+def forget_exchanges() -> None:
+    """Drop cached adapters (tests that restart the fake, key rotation); streaming ones close their sockets."""
+    from exchanges.kraken.uws.adapter import KrakenUnifiedWebSocket, forget_market_feeds
+
+    with _lock:
+        dropped = list(_cache.values())
         _cache.clear()
+    for exchange in dropped:
+        if isinstance(exchange, KrakenUnifiedWebSocket):
+            exchange.close()
+    forget_market_feeds()
 
 
 def exchange_for_key(venue: str, api_key: str, api_secret: str) -> Exchange:
@@ -59,4 +101,20 @@ def exchange_for_key(venue: str, api_key: str, api_secret: str) -> Exchange:
         api_secret,
         connect_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
         read_timeout=settings.KRAKEN_READ_TIMEOUT,
+    )
+
+
+def unified_websocket_for_key(api_key: str, api_secret: str) -> Exchange:
+    """The Unified WebSocket adapter for a Kraken (Spot-style) key that is not stored yet, to verify it
+    (``key_permissions()``: one signed REST call, ``GetApiKeyInfo``; no socket is opened). Not cached, not behind
+    the breaker. Refuse the key when ``withdrawal`` is true."""
+    from exchanges.kraken.uws.adapter import KrakenUnifiedWebSocket
+
+    return KrakenUnifiedWebSocket(
+        api_key=api_key,
+        api_secret=api_secret,
+        private_url=settings.KRAKEN_UWS_PRIVATE_URL,
+        public_url=settings.KRAKEN_UWS_PUBLIC_URL,
+        spot_rest_url=settings.KRAKEN_SPOT_URL,
+        open_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
     )

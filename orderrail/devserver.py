@@ -16,6 +16,9 @@ from typing import IO
 
 PORT = int(os.environ.get("PORT", "8000"))
 FAKE_PORT = int(os.environ.get("FAKE_PORT", "8765"))
+# ORDERRAIL_TRANSPORT=uws: the demo account trades over the (fake) Kraken Unified WebSocket on UWS_PORT.
+TRANSPORT = os.environ.get("ORDERRAIL_TRANSPORT", "rest")
+UWS_PORT = int(os.environ.get("UWS_PORT", str(FAKE_PORT + 1)))
 
 
 def main() -> int:
@@ -25,6 +28,10 @@ def main() -> int:
         **os.environ,
         "DEBUG": "1",
         "KRAKEN_FUTURES_URL": f"http://127.0.0.1:{FAKE_PORT}",
+        "KRAKEN_SPOT_URL": f"http://127.0.0.1:{FAKE_PORT}",
+        "KRAKEN_UWS_PRIVATE_URL": f"ws://127.0.0.1:{UWS_PORT}/v2/private",
+        "KRAKEN_UWS_PUBLIC_URL": f"ws://127.0.0.1:{UWS_PORT}/v2/public",
+        "ORDERRAIL_TRANSPORT": TRANSPORT,
         "PYTHONUNBUFFERED": "1",
     }
     manage = [sys.executable, "manage.py"]
@@ -61,6 +68,12 @@ def main() -> int:
                 "--secret",
                 demo.DEMO_API_SECRET,
                 "--walk",
+                "--uws-port",
+                str(UWS_PORT),
+                "--spot-key",
+                demo.DEMO_WS_API_KEY,
+                "--spot-secret",
+                demo.DEMO_WS_API_SECRET,
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -114,6 +127,7 @@ OrderRail is running.
   admin          http://127.0.0.1:{PORT}/admin/   (log in as {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD})
   webhook        {url}
   fake Kraken    http://127.0.0.1:{FAKE_PORT}/_fake/state   (its control API; the mark price walks)
+  transport      {TRANSPORT}  (ORDERRAIL_TRANSPORT=uws: Unified WebSocket, ws://127.0.0.1:{UWS_PORT}/v2/private)
 
 Send an alert (TradingView would send this when your strategy goes long 0.1 XBT):
 

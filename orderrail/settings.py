@@ -186,11 +186,23 @@ if not FERNET_KEYS:
 KRAKEN_FUTURES_URL = env.str("KRAKEN_FUTURES_URL", default="http://127.0.0.1:8765")
 KRAKEN_CONNECT_TIMEOUT = env.float("KRAKEN_CONNECT_TIMEOUT", default=3.05)
 KRAKEN_READ_TIMEOUT = env.float("KRAKEN_READ_TIMEOUT", default=10.0)
+# The Unified WebSocket transport, for accounts whose transport is "uws" (Kraken replaces REST v3 with it on
+# 1 March 2027). Production: wss://uws.kraken.com/v2/private, wss://uws.kraken.com/v2/public, https://api.kraken.com
+# (exchanges/kraken/uws/assumptions.py). The defaults are the local fake's, like KRAKEN_FUTURES_URL's.
+KRAKEN_UWS_PRIVATE_URL = env.str("KRAKEN_UWS_PRIVATE_URL", default="ws://127.0.0.1:8766/v2/private")
+KRAKEN_UWS_PUBLIC_URL = env.str("KRAKEN_UWS_PUBLIC_URL", default="ws://127.0.0.1:8766/v2/public")
+KRAKEN_SPOT_URL = env.str("KRAKEN_SPOT_URL", default="http://127.0.0.1:8765")  # GetWebSocketsToken, GetApiKeyInfo
+# How long an order intent waits for its acknowledgement, and a read for the streams' snapshots.
+KRAKEN_UWS_ACK_TIMEOUT = env.float("KRAKEN_UWS_ACK_TIMEOUT", default=5.0)
+KRAKEN_UWS_READY_TIMEOUT = env.float("KRAKEN_UWS_READY_TIMEOUT", default=5.0)
 # An order with no trace on the exchange this long after its last attempt is taken as never arrived (and sent
 # once more with the same client order id). Must exceed connect + read timeout; checked below.
 ORDER_LOOKUP_WINDOW_SECONDS = env.float("ORDER_LOOKUP_WINDOW_SECONDS", default=30.0)
 if ORDER_LOOKUP_WINDOW_SECONDS <= KRAKEN_CONNECT_TIMEOUT + KRAKEN_READ_TIMEOUT:
     raise ImproperlyConfigured("ORDER_LOOKUP_WINDOW_SECONDS must exceed KRAKEN_CONNECT_TIMEOUT + KRAKEN_READ_TIMEOUT")
+# On the Unified WebSocket an unanswered intent can still land until its deadline (at most 5 s after sending).
+if ORDER_LOOKUP_WINDOW_SECONDS <= KRAKEN_CONNECT_TIMEOUT + KRAKEN_UWS_ACK_TIMEOUT + 6:
+    raise ImproperlyConfigured("ORDER_LOOKUP_WINDOW_SECONDS must exceed the Unified WebSocket ack timeout + 6 s")
 # Reconciliation and the sweeper run on this schedule (minutes) and once whenever a worker starts.
 RECONCILE_EVERY_MINUTES = env.int("RECONCILE_EVERY_MINUTES", default=1)
 # A route's processing lease; a worker that dies holding it blocks the route for at most this long.

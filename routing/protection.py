@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.models import Attention, Order
 from audit.order_states import OrderState
-from exchanges.base import Exchange, OrderRequest, OrderType, Side, TriggerSignal
+from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
 from routing import orders
 from routing.attention import raise_attention
@@ -112,7 +112,9 @@ def _place(route: Route, plan: StopPlan, exchange: Exchange, *, clock: Callable[
             order_type=OrderType.STOP,
             client_order_id="",
             stop_price=plan.stop_price,
-            trigger_signal=TriggerSignal.MARK,
+            # Mark on REST; the Unified WebSocket offers only index and last: each transport says which it uses,
+            # and the order row records it for the trader.
+            trigger_signal=exchange.capabilities.stop_trigger_signal,
             reduce_only=True,
         ),
         now=now,

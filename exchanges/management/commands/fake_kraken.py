@@ -18,6 +18,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from exchanges.fake.server import FakeKraken
 from exchanges.sim.model import ClientIdReuse
 
+SPOT_FIELDS = ("spot_key", "spot_secret")  # an account's Kraken key, for the Unified WebSocket's tokens
+
 
 class Command(BaseCommand):
     help = "Serve a fake Kraken Futures REST API on 127.0.0.1 (for tests and local runs)."
@@ -39,6 +41,11 @@ class Command(BaseCommand):
         parser.add_argument("--walk-interval", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=0, help="seeds ids and the random walk")
         parser.add_argument(
+            "--uws-port", type=int, help="also serve the Unified WebSocket (/v2/private, /v2/public) here; 0 = free"
+        )
+        parser.add_argument("--spot-key", help="Kraken (Spot-style) API key of the --key account, for tokens")
+        parser.add_argument("--spot-secret", help="its secret (base64)")
+        parser.add_argument(
             "--client-order-id-reuse",
             choices=[r.value for r in ClientIdReuse],
             default=ClientIdReuse.FOREVER.value,
@@ -51,7 +58,7 @@ class Command(BaseCommand):
         fake = FakeKraken(
             host=options["host"],
             port=options["port"],
-            accounts=accounts,
+            accounts=[{k: v for k, v in row.items() if k not in SPOT_FIELDS} for row in accounts],
             seed=options["seed"],
             walk=options["walk"],
             walk_interval=options["walk_interval"],
@@ -61,13 +68,25 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         fake.start()
+        uws = None
+        if options["uws_port"] is not None:
+            from exchanges.fake.uws import FakeUnifiedWebSocket
+
+            uws = FakeUnifiedWebSocket(fake, host=options["host"], port=options["uws_port"]).start()
+            for row in accounts:
+                if row.get("spot_key") and row.get("spot_secret"):
+                    uws.add_spot_key(str(row["spot_key"]), str(row["spot_secret"]), futures_key=str(row["key"]))
         try:
             self.stdout.write(f"fake kraken listening on {fake.url}")
+            if uws is not None:
+                self.stdout.write(f"fake kraken unified websocket listening on {uws.url}")
             self.stdout.flush()
             # Wake up now and then so that the signal handler runs promptly.
             while not stop.wait(0.2):
                 pass
         finally:
+            if uws is not None:
+                uws.stop()
             fake.stop()
 
     def _accounts(self, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,8 +104,16 @@ class Command(BaseCommand):
             accounts.extend(rows)
         if bool(options["key"]) != bool(options["secret"]):
             raise CommandError("--key and --secret go together")
+        if bool(options["spot_key"]) != bool(options["spot_secret"]):
+            raise CommandError("--spot-key and --spot-secret go together")
         if options["key"]:
             accounts.append(
-                {"key": options["key"], "secret": options["secret"], "collateral": Decimal(options["collateral"])}
+                {
+                    "key": options["key"],
+                    "secret": options["secret"],
+                    "collateral": Decimal(options["collateral"]),
+                    "spot_key": options["spot_key"],
+                    "spot_secret": options["spot_secret"],
+                }
             )
         return accounts

@@ -3,6 +3,7 @@ fake Kraken, and a route. Idempotent: running it again keeps the same token and 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,6 +20,9 @@ DEMO_PASSWORD = "demo-password-123"
 # The fake Kraken is started with this key pair; it is not a real Kraken key.
 DEMO_API_KEY = "demo-api-key-for-the-local-fake-kraken"
 DEMO_API_SECRET = "ZGVtby1zZWNyZXQtZm9yLXRoZS1sb2NhbC1mYWtlLWtyYWtlbi1zZXJ2ZXItb25seS0xMjM0NTY3ODkwMTI="
+# The demo account's Kraken (Spot-style) key, for the Unified WebSocket transport (ORDERRAIL_TRANSPORT=uws make run).
+DEMO_WS_API_KEY = "demo-ws-api-key-for-the-local-fake-kraken"
+DEMO_WS_API_SECRET = "ZGVtby13ZWJzb2NrZXQtc2VjcmV0LWZvci10aGUtbG9jYWwtZmFrZS1rcmFrZW4tb25seQ=="
 DEMO_ROUTE_SECRET = "demo-route-secret"
 DEMO_ROUTE_TOKEN = "demo-xbt-target"
 
@@ -51,7 +55,16 @@ class Command(BaseCommand):
         if account is None:
             account = ExchangeAccount(owner=user, label="Demo (fake Kraken)", mode=ExchangeAccount.Mode.LIVE)
             account.set_credentials(DEMO_API_KEY, DEMO_API_SECRET)
+            account.set_ws_credentials(DEMO_WS_API_KEY, DEMO_WS_API_SECRET)
             account.verified_at = timezone.now()
+            account.save()
+        # make run picks the transport (ORDERRAIL_TRANSPORT=rest|uws); the fake serves both on one engine.
+        transport = os.environ.get("ORDERRAIL_TRANSPORT", ExchangeAccount.Transport.REST)
+        if transport not in ExchangeAccount.Transport.values:
+            raise CommandError(f"ORDERRAIL_TRANSPORT must be one of {ExchangeAccount.Transport.values}")
+        if account.transport != transport or not account.ws_key_fingerprint:
+            account.transport = transport
+            account.set_ws_credentials(DEMO_WS_API_KEY, DEMO_WS_API_SECRET)
             account.save()
         route = Route.objects.filter(token=DEMO_ROUTE_TOKEN).first()
         if route is None:
@@ -72,4 +85,4 @@ class Command(BaseCommand):
             )
             route.set_secret(DEMO_ROUTE_SECRET)
             route.save()
-        self.stdout.write(f"demo route {route.pk} token={route.token}")
+        self.stdout.write(f"demo route {route.pk} token={route.token} transport={account.transport}")

@@ -131,7 +131,7 @@ def test_timeout_before_acceptance_is_ambiguous_and_leaves_no_trace(venue, conne
 
 
 def test_accept_then_drop_is_ambiguous_and_resolved_from_the_fresh_snapshot(venue, connect):
-    fake, uws = venue
+    fake, _uws = venue
     ex = connect()
     ex.positions()
     opened = ex.feed.session.connections
