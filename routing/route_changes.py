@@ -37,8 +37,14 @@ SETTINGS = (
 )
 
 
+CONFLICT = (
+    "Another enabled route already trades this instrument on this exchange account. Pause it first, or use a "
+    "sub-account to run two strategies on one instrument."
+)
+
+
 class RouteConflict(Exception):
-    """Another enabled route already trades this instrument on this account."""
+    """Another enabled route already trades this instrument on this account (the database's constraint)."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,7 @@ def set_enabled(*, route: Route, enabled: bool, actor: User | None, now: datetim
                 kind = RouteEvent.Kind.ENABLED if enabled else RouteEvent.Kind.DISABLED
                 record(route, kind, actor=actor, now=now, detail=detail)
     except IntegrityError:
-        raise RouteConflict(
-            "Another enabled route already trades this instrument on this exchange account. Pause it first, or "
-            "use a sub-account to run two strategies on one instrument."
-        ) from None
+        raise RouteConflict(CONFLICT) from None
     route.enabled = enabled
     return bool(changed)
 

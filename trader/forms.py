@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import ExchangeAccount, User
-from routing import instruments
+from routing import instruments, route_changes
 from routing.models import Route
 from routing.symbols import normalise_symbol
 
@@ -157,6 +157,9 @@ class RouteForm(forms.ModelForm):
         account_field.empty_label = None  # type: ignore[attr-defined]
         for name, field in self.fields.items():
             field.help_text = ROUTE_HELP.get(name, field.help_text)
+        self.fields["name"].error_messages["required"] = "Give the route a name."
+        self.fields["symbol"].error_messages["required"] = "Pick the instrument this route trades."
+        account_field.error_messages["required"] = "Pick the exchange account the orders go to."
         for name in (*POSITIVE, *PERCENT):
             self.fields[name].widget.attrs.update({"inputmode": "decimal", "min": "0"})
         self.instruments_error = ""
@@ -236,9 +239,20 @@ class RouteForm(forms.ModelForm):
                 self.add_error("symbol", str(exc))
             except ValueError as exc:
                 self.add_error("symbol", str(exc))
+        if account is not None and data.get("symbol") and "symbol" not in self.errors:
+            self._refuse_a_second_enabled_route(account, data["symbol"])
         if self.instance.pk and account is not None:
             self._refuse_moving_an_open_position(data)
         return data
+
+    def _refuse_a_second_enabled_route(self, account: ExchangeAccount, symbol: str) -> None:
+        # The database's conditional constraint decides in the end (a race gets the same message from the service);
+        # Django skips it in form validation because `enabled` is not a field of this form.
+        if not (self.instance.enabled if self.instance.pk else True):
+            return
+        clash = Route.objects.filter(exchange_account=account, symbol=symbol, enabled=True).exclude(pk=self.instance.pk)
+        if clash.exists():
+            self.add_error(None, route_changes.CONFLICT)
 
     def _refuse_moving_an_open_position(self, data: dict[str, Any]) -> None:
         from trader.selectors import positions_by_route

@@ -49,8 +49,12 @@ def route_create(request: HttpRequest) -> HttpResponse:
         initial["exchange_account"] = int(request.GET["account"])
     form = RouteForm(request.POST or None, owner=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        created = route_changes.create_route(route=form.save(commit=False), actor=request.user, now=timezone.now())
-        return _secret_once(request, created.route, created.secret, created=True)
+        try:
+            created = route_changes.create_route(route=form.save(commit=False), actor=request.user, now=timezone.now())
+        except route_changes.RouteConflict as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _secret_once(request, created.route, created.secret, created=True)
     has_accounts = selectors.accounts_of(request.user).filter(connected=True).exists()
     return render(
         request,
@@ -105,11 +109,15 @@ def route_edit(request: HttpRequest, pk: int) -> HttpResponse:
     route = selectors.route_of(request.user, pk)
     form = RouteForm(request.POST or None, instance=route, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        route_changes.save_settings(
-            route=form.save(commit=False), changed=form.changed_data, actor=request.user, now=timezone.now()
-        )
-        messages.success(request, "Settings saved. They apply from the next alert on.")
-        return redirect("route_detail", pk=route.pk)
+        try:
+            route_changes.save_settings(
+                route=form.save(commit=False), changed=form.changed_data, actor=request.user, now=timezone.now()
+            )
+        except route_changes.RouteConflict as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Settings saved. They apply from the next alert on.")
+            return redirect("route_detail", pk=route.pk)
     return render(
         request,
         "trader/route_form.html",
