@@ -17,6 +17,7 @@ venv: $(BIN)/.installed
 
 migrate: venv
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py createcachetable
 
 run: migrate
 	DEBUG=1 PORT=$(PORT) FAKE_PORT=$(FAKE_PORT) $(BIN)/python -m orderrail.devserver

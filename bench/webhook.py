@@ -391,6 +391,7 @@ def main() -> int:
 
     _create_database(args.database_url)
     call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
     from django_q.models import OrmQ
 
     from audit import models as audit

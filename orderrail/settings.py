@@ -249,21 +249,129 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Production shape (issue 10): one block, so the settings other work touches stay apart -------------------------
+TESTING = env.bool("ORDERRAIL_TESTING", default=False)
+
+# HTTPS behind a TLS-terminating proxy. `check --deploy --fail-level WARNING` passes with the defaults plus
+# SECURE_HSTS_PRELOAD=1 (a commitment to browsers' preload list, so an explicit choice). The test stacks speak plain
+# HTTP on loopback, hence no redirect while testing.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not TESTING)
+# Every response carries it (ops.csp). Pages load scripts, styles, images and fonts from our own origin only: no
+# inline <script>, no style="", no on*= handlers, no CDN.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'",
+)
 
+# Apps and middleware of this block, added here rather than in the lists above so they read as one piece:
+# /healthz answers first (before the HTTPS redirect and the Host check, so a load balancer can probe over plain
+# HTTP by IP); the client IP is settled before anything reads it; whitenoise serves /static/ right after
+# SecurityMiddleware, as its documentation asks; the CSP header is set on every response.
+INSTALLED_APPS.append("ops")
+MIDDLEWARE.insert(0, "ops.healthz.HealthzMiddleware")
+MIDDLEWARE.insert(1, "ops.client_ip.ClientIPMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
+)
+MIDDLEWARE.append("ops.csp.ContentSecurityPolicyMiddleware")
+
+# Static files: collected (`manage.py collectstatic`) and served by the app itself through whitenoise, compressed
+# and with hashed names (cached forever by browsers) in production; straight from the apps while developing/testing.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(STATIC_ROOT))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# The client's address, behind a proxy: taken only from the header the proxy sets (CLIENT_IP_HEADER, e.g.
+# X-Real-IP) or, with X-Forwarded-For, the entry TRUSTED_PROXY_COUNT hops from the right (the one our own proxies
+# added; what the client wrote further left is ignored). Nothing configured: the TCP peer. allauth's login throttle
+# reads the same (its own settings, set from ours).
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = CLIENT_IP_HEADER or None
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# TradingView as the only sender, optionally: its four documented source addresses, and its client certificate
+# (Subject O=TradingView, Inc., CN=TradingView Webhooks) when the TLS terminator verifies it and forwards it.
+TRADINGVIEW_IP_ALLOWLIST = env.bool("TRADINGVIEW_IP_ALLOWLIST", default=False)
+TRADINGVIEW_IPS = env.list("TRADINGVIEW_IPS", default=["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"])
+TRADINGVIEW_CLIENT_CERT = env.bool("TRADINGVIEW_CLIENT_CERT", default=False)
+TRADINGVIEW_CLIENT_CERT_HEADER = env.str("TRADINGVIEW_CLIENT_CERT_HEADER", default="X-Client-Cert")
+TRADINGVIEW_CLIENT_VERIFY_HEADER = env.str("TRADINGVIEW_CLIENT_VERIFY_HEADER", default="X-Client-Verify")
+
+# E-mail: production refuses to start on the console backend (it printed password-reset links into the log). Give
+# EMAIL_URL (smtp+tls://user:password@host:587) or, deliberately, EMAIL_OFF=1: then nothing is sent and every
+# process says so in its log at start.
+EMAIL_OFF = env.bool("EMAIL_OFF", default=False)
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS, ...
+if EMAIL_OFF:
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+elif not DEBUG and not TESTING and EMAIL_BACKEND.rsplit(".", 2)[-2] in ("console", "locmem", "filebased", "dummy"):
+    raise ImproperlyConfigured(
+        "E-mail is not configured: set EMAIL_URL (e.g. smtp+tls://user:password@host:587), or EMAIL_OFF=1 to run "
+        "without e-mail (no password resets, verification or trader alerts)"
+    )
+
+# The cache every process shares: allauth's login and sign-up throttles count here, so a flood spread over the web
+# workers (or hosts) is counted once. A database table (`manage.py createcachetable`) needs nothing new to run.
+if not env.str("CACHE_URL", default=""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "orderrail_cache"},
+    }
+# django-q2 saves its cluster statistics to a cache twice a second; kept in the process, not in the database.
+CACHES["local"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "orderrail-local"}
+Q_CLUSTER["cache"] = "local"
+
+# Database timeouts (PostgreSQL): a frozen or locked database must make the webhook answer 503 quickly (TradingView
+# re-sends on 5xx) instead of holding the request past TradingView's 3 s. gunicorn.conf.py sets the web's
+# statement timeout to 2 s; other processes get 30 s (run a migration that rewrites a large table with
+# DB_STATEMENT_TIMEOUT_MS=0).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=2))
+    _options["options"] = (
+        _options.get("options", "") + f" -c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS', default=30000)}"
+    ).strip()
+
+# Logs: one JSON object per line in production (LOG_FORMAT=plain for people), each carrying the alert it concerns
+# (`alert_id`) in the web process and in the worker alike (ops.logs).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG or TESTING else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"alert": {"()": "ops.logs.AlertIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(alert_label)s%(message)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["alert"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# /healthz: what counts as healthy (seconds, alerts).
+HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=180)
+HEALTH_RECONCILE_MAX_AGE_SECONDS = env.int("HEALTH_RECONCILE_MAX_AGE_SECONDS", default=600)
+HEALTH_BACKLOG_MAX_AGE_SECONDS = env.int("HEALTH_BACKLOG_MAX_AGE_SECONDS", default=60)
+
+# Rejected alerts (issue 10 hole 8): anyone holding a route's URL can make them, so they are kept for a while and
+# capped per route; decided alerts are the permanent record and are never pruned.
+REJECTION_RETENTION_DAYS = env.int("REJECTION_RETENTION_DAYS", default=30)
+REJECTIONS_KEPT_PER_ROUTE = env.int("REJECTIONS_KEPT_PER_ROUTE", default=1000)
 
 # Live routes need a paid subscription ($30/month). Self-hosters turn billing off with this one setting.
 BILLING_ENABLED = env.bool("BILLING_ENABLED", default=True)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 
 def process_alert(alert_id: int) -> None:
+    from ops.logs import bound_alert
     from routing.pipeline import process_alert as run
 
-    run(alert_id)
+    with bound_alert(alert_id):  # every log line of this task carries the alert id
+        run(alert_id)
 
 
 def reconcile() -> str:
+    from ops.heartbeat import RECONCILED, beat
     from routing.reconcile import run
 
-    return repr(run())
+    report = repr(run())
+    beat(RECONCILED)  # /healthz reports the age of the last completed pass
+    return report

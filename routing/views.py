@@ -9,6 +9,8 @@ from rest_framework.decorators import api_view, authentication_classes, parser_c
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ops import tradingview
+from ops.logs import bind_alert
 from routing import intake
 
 logger = logging.getLogger(__name__)
@@ -20,6 +22,10 @@ logger = logging.getLogger(__name__)
 @parser_classes([])  # the body is read raw and validated by routing.payload, not by a DRF parser
 def webhook(request: Request, token: str) -> Response:
     django_request = request._request
+    refused = tradingview.refusal(django_request)
+    if refused:
+        # Before the route is even looked up: nothing is stored for a sender that is not TradingView.
+        return Response({"error": "forbidden_sender", "detail": refused}, status=403)
     length = _content_length(django_request.META.get("CONTENT_LENGTH"))
     too_large = length is not None and length > intake.MAX_BODY_BYTES
     chunked = length is None and "chunked" in django_request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
@@ -41,6 +47,10 @@ def webhook(request: Request, token: str) -> Response:
         # 5 s - the one case where its retry helps. Never a traceback page; the route token stays out of the log.
         logger.exception("webhook could not reach the database")
         return Response({"error": "unavailable", "detail": "could not store the alert; retry"}, status=503)
+    alert_id = result.body.get("alert")
+    bind_alert(alert_id if isinstance(alert_id, int) else None)  # reset at the next request's start (ops.apps)
+    outcome = result.body.get("status") or result.body.get("error")
+    logger.info("webhook %s %s", result.http_status, outcome, extra={"http_status": result.http_status})
     return Response(result.body, status=result.http_status)
 
 
