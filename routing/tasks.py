@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+logger = logging.getLogger(__name__)
+
 
 def process_alert(alert_id: int) -> None:
     from ops.logs import bound_alert
@@ -9,6 +13,7 @@ def process_alert(alert_id: int) -> None:
 
     with bound_alert(alert_id):  # every log line of this task carries the alert id
         run(alert_id)
+        logger.info("alert task finished")
 
 
 def reconcile() -> str:

@@ -218,3 +218,28 @@ def test_production_mode_serves_static_files_redirects_to_https_and_answers_heal
         route = make_route()
         alert = requests.post(url + route.webhook_path, json=payload(position="0.1"), headers=secure, timeout=5)
         assert alert.status_code == 202
+
+
+def test_json_logs_carry_the_alert_id_through_web_and_worker(tmp_path, make_route):
+    from tests.routing.conftest import TRADER_KEY, TRADER_SECRET
+
+    route = make_route()
+    with stack.running() as procs:
+        kraken = stack.start_fake(procs, TRADER_KEY, TRADER_SECRET)
+        env = stack.stack_env(stack.database_url(), kraken, LOG_FORMAT="json", BILLING_ENABLED="0")
+        url = start_gunicorn(procs, env, tmp_path / "web.log")
+        stack.start_worker(procs, env, tmp_path / "worker.log")
+        response = requests.post(url + route.webhook_path, json=payload(position="0.1"), timeout=5)
+        assert response.status_code == 202
+        alert_id = response.json()["alert"]
+        deadline = time.monotonic() + 30
+        while Alert.objects.get(pk=alert_id).status != Alert.Status.DECIDED:
+            assert time.monotonic() < deadline, stack.log_tail(tmp_path / "worker.log")
+            time.sleep(0.2)
+        time.sleep(0.5)  # the task's last line is written after the decision commits
+    for name in ("web.log", "worker.log"):
+        lines = [json.loads(line) for line in (tmp_path / name).read_text().splitlines() if line.startswith("{")]
+        assert lines, f"{name}: no JSON lines"
+        assert all({"time", "level", "logger", "message", "alert_id"} <= set(line) for line in lines)
+        mine = [line for line in lines if line["alert_id"] == alert_id]
+        assert mine, f"{name}: no line carries alert {alert_id}: {lines[-5:]}"
