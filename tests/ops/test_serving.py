@@ -9,6 +9,7 @@ database is gone, and production mode (whitenoise, the HTTPS redirect, the heade
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 import threading
@@ -209,11 +210,16 @@ def test_production_mode_serves_static_files_redirects_to_https_and_answers_heal
         assert page.status_code == 200
         assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
         assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
-        # Static files by whitenoise, under hashed names cached for ever.
+        # Static files by whitenoise: every one the page links to, under a hashed name, cached for ever.
+        assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+        assert assets, "the page links no static file"
+        for path in assets:
+            assert re.search(r"\.[0-9a-f]{12}\.\w+$", path), path
+            asset = requests.get(url + path, headers=secure, timeout=5)
+            assert asset.status_code == 200 and "immutable" in asset.headers["Cache-Control"], path
         css = next(p for p in (static_root / "admin" / "css").glob("base.*.css"))
         asset = requests.get(f"{url}/static/admin/css/{css.name}", headers=secure, timeout=5)
-        assert asset.status_code == 200 and "immutable" in asset.headers["Cache-Control"]
-        assert f"/static/admin/css/{css.name}" in page.text
+        assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/css")
         # The webhook is not redirected: TradingView posts to the https URL the proxy terminates.
         route = make_route()
         alert = requests.post(url + route.webhook_path, json=payload(position="0.1"), headers=secure, timeout=5)
