@@ -13,6 +13,9 @@ Request pipeline, in order: route (unknown path -> Spring-style 404) -> count th
 pre-authentication fault -> authenticate and check the key's permission -> rate budget -> post-authentication fault
 -> the endpoint. One lock serialises everything that touches the engine; holds and sleeps happen outside it.
 The control API lives under ``/_fake/`` (see ``control.py``).
+
+Ids never repeat across restarts: a fake started without a state file draws its order/fill id namespace and its
+first account-log id from its start time; one started with ``state_file`` continues the saved counters.
 """
 
 from __future__ import annotations
@@ -34,10 +37,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from exchanges.base import InstrumentSpec
+from exchanges.fake import persistence
 from exchanges.fake.api import (
     UNAUTHORIZED,
     Call,
@@ -155,7 +160,9 @@ class FakeKraken:
         walk: bool = False,
         walk_interval: float = 1.0,
         walk_volatility: Decimal = Decimal("0.0005"),
-        client_order_id_reuse: ClientIdReuse | str = ClientIdReuse.FOREVER,
+        client_order_id_reuse: ClientIdReuse | str | None = None,
+        state_file: str | Path | None = None,
+        save_interval: float = 0.5,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the fake serves on loopback only")
@@ -163,13 +170,26 @@ class FakeKraken:
         self._requested_port = port
         self.seed = seed
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
-        self.engine = SimEngine(engine_config or EngineConfig(id_seed=f"fake-kraken:{seed}"))
-        self.engine.set_client_order_id_reuse(client_order_id_reuse)
+        self.state_file = Path(state_file) if state_file is not None else None
+        self._save_interval = save_interval
         now = self.clock()
-        for item in DEFAULT_INSTRUMENTS if instruments is None else instruments:
-            spec, mark = _instrument(item)
-            self.engine.add_instrument(spec, mark, now=now)
+        restored = persistence.load(self.state_file) if self.state_file and self.state_file.exists() else None
+        if restored is not None:
+            # The saved exchange, instruments, prices and id counters included; ``instruments`` is not applied.
+            self.engine, venue_state = restored
+        else:
+            venue_state = persistence.VenueState()
+            self.engine = SimEngine(engine_config or _fresh_config(seed))
+            for item in DEFAULT_INSTRUMENTS if instruments is None else instruments:
+                spec, mark = _instrument(item)
+                self.engine.add_instrument(spec, mark, now=now)
+        if client_order_id_reuse is not None:
+            self.engine.set_client_order_id_reuse(client_order_id_reuse)
         self.venue = Venue(self.engine, order_status_window=order_status_window)
+        self.venue.leverage = venue_state.leverage
+        self.venue.pnl_currency = venue_state.pnl_currency
+        self.venue.dead_man = venue_state.dead_man
+        self.venue.key_created = venue_state.key_created
         self.api = KrakenApi(self.venue)
         self.control = ControlApi(self)
         self.faults = FaultBook()
@@ -192,6 +212,11 @@ class FakeKraken:
         self._walk_volatility = walk_volatility
         self._walk_next = 0.0
         self._rng = random.Random(seed)  # the walk's only source of chance, seeded: `make run` is reproducible
+        # Bumped by what changes the venue's own state; the engine counts its own changes (``engine.revision``),
+        # whoever makes them (this server, the control API, the Unified WebSocket fake). Saved when either moved.
+        self._version = 0
+        self._saved_version: tuple[int, int] | None = None
+        self._save_lock = threading.Lock()
         for account in accounts or ():
             self.add_account(**_account_kwargs(account))
 
@@ -210,6 +235,9 @@ class FakeKraken:
         serve = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         tick = threading.Thread(target=self._tick_loop, daemon=True)
         self._threads = [serve, tick]
+        if self.state_file is not None:
+            self.save_state()  # the file exists from the first moment, and a bad path fails the start, not later
+            self._threads.append(threading.Thread(target=self._save_loop, daemon=True))
         for thread in self._threads:
             thread.start()
         return self
@@ -229,6 +257,8 @@ class FakeKraken:
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads = []
+        if self.state_file is not None:
+            self.save_state()  # whatever changed since the last debounced save
 
     def __enter__(self) -> FakeKraken:
         return self.start()
@@ -272,9 +302,12 @@ class FakeKraken:
                 nonces=NonceTracker(tolerance=self.nonce_tolerance),
             )
             now = self.clock()
-            self.engine.add_account(account_id, Decimal(collateral), now=now)
+            # A key given again to a fake restored from its state file finds its account as it was (not re-funded).
+            if account_id not in self.engine.state.accounts:
+                self.engine.add_account(account_id, Decimal(collateral), now=now)
             self.venue.keys[key] = api_key
-            self.venue.key_created[key] = now
+            self.venue.key_created.setdefault(key, now)
+            self._changed()
 
     def account_id(self, key: str) -> str:
         return self.venue.keys[key].account_id
@@ -400,6 +433,42 @@ class FakeKraken:
                 "engine": self.engine.to_dict(),
             }
 
+    # -- the state file -----------------------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """Something the state file holds changed (call with the lock held)."""
+        self._version += 1
+
+    def save_state(self) -> bool:
+        """Write the state file now if anything changed since the last write; True if it wrote."""
+        if self.state_file is None:
+            raise RuntimeError("this fake has no state file")
+        with self._save_lock:  # one writer at a time: the debounced saver and stop() may meet here
+            with self.lock:
+                version = (self.engine.revision, self._version)
+                if version == self._saved_version:
+                    return False
+                venue_state = persistence.VenueState(
+                    leverage=self.venue.leverage,
+                    pnl_currency=self.venue.pnl_currency,
+                    dead_man=self.venue.dead_man,
+                    key_created=self.venue.key_created,
+                )
+                data = persistence.snapshot(self.engine, venue_state, self.clock())
+            persistence.write_atomically(self.state_file, json.dumps(data, separators=(",", ":")))
+            self._saved_version = version
+            return True
+
+    def _save_loop(self) -> None:
+        # Debounced: at most one write per interval, and none while nothing changes.
+        while not self._stopping.wait(self._save_interval):
+            try:
+                self.save_state()
+            except Exception:
+                log.exception("fake kraken: could not save its state file")
+                with self.lock:
+                    self.errors.append(traceback.format_exc())
+
     # -- the request pipeline -----------------------------------------------------------------------------------
 
     def _serve(self, handler: _Handler) -> None:
@@ -461,7 +530,8 @@ class FakeKraken:
 
         with self.lock:
             now = self.clock()
-            self.venue.housekeeping(now)
+            if self.venue.housekeeping(now):
+                self._changed()
             api_key: ApiKey | None = None
             access = endpoint.access_for(request.method)
             if access != "public":
@@ -490,6 +560,8 @@ class FakeKraken:
             if fault is not None and fault.kind == "malformed" and not fault.params["apply"]:
                 return _malformed(classic_error("Unavailable", now), fault)
             reply = self.api.handle(endpoint, call)
+            if access == "full":
+                self._changed()  # every call that may change the exchange needs a full-access key
 
         if fault is None:
             return reply
@@ -549,7 +621,8 @@ class FakeKraken:
         while not self._stopping.wait(0.05):
             try:
                 with self.lock:
-                    self.venue.housekeeping(self.clock())
+                    if self.venue.housekeeping(self.clock()):
+                        self._changed()
                     due = self._walk_enabled and time.monotonic() >= self._walk_next
                     if due:
                         self._walk_next = time.monotonic() + self._walk_interval
@@ -587,6 +660,14 @@ def _malformed(reply: Reply, fault: Fault) -> Reply:
         return Reply(status=200, body=b"", content_type="application/json")
     cut = max(1, len(reply.body) // 2)
     return Reply(status=200, body=reply.body[:cut], content_type="application/json")
+
+
+def _fresh_config(seed: int) -> EngineConfig:
+    """A new exchange's ids start where no earlier run of the fake can have been: order and fill ids in a
+    namespace of this start's own, account-log ids above any an earlier start could have reached (one a
+    microsecond since 1970 - the clock, not chance: ids stay derived, never random)."""
+    started = time.time_ns() // 1000
+    return EngineConfig(id_seed=f"fake-kraken:{seed}:{started}", ledger_id_start=started)
 
 
 def _account_uid(key: str) -> str:

@@ -23,11 +23,12 @@ max position, available margin (only for the exposure-increasing part), liquidat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from exchanges.base import AccountSummary, InstrumentSpec, OrderRequest, Side, TriggerSignal
 from exchanges.sim import codec
@@ -78,12 +79,26 @@ ONE = Decimal(1)
 Positions = dict[str, tuple[Decimal, Decimal]]  # symbol -> (signed size, average entry)
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _mutates(method: Method) -> Method:
+    @functools.wraps(method)
+    def counted(self: SimEngine, *args: Any, **kwargs: Any) -> Any:
+        self.revision += 1
+        return method(self, *args, **kwargs)
+
+    return counted  # type: ignore[return-value]
+
+
 class SimEngine:
     def __init__(self, config: EngineConfig | None = None, *, state: EngineState | None = None) -> None:
         if state is not None and config is not None:
             raise ValueError("pass a config or a state, not both")
         self.state = state if state is not None else EngineState(config=config or EngineConfig())
         self._namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"orderrail-sim:{self.state.config.id_seed}")
+        # Counts calls that may change the state (not kept in it): whoever persists the state saves when it moved.
+        self.revision = 0
 
     @property
     def config(self) -> EngineConfig:
@@ -100,6 +115,7 @@ class SimEngine:
 
     # -- set-up -------------------------------------------------------------------------------------------------
 
+    @_mutates
     def add_instrument(
         self,
         spec: InstrumentSpec,
@@ -112,6 +128,7 @@ class SimEngine:
         self.state.instruments[spec.symbol] = spec
         self.state.prices[spec.symbol] = PriceState(mark=mark, index=index or mark, last=last or mark, time=now)
 
+    @_mutates
     def update_instrument(self, symbol: str, **changes: Any) -> InstrumentSpec:
         """Change an instrument's flags (suspended, tradeable, post_only, max_position_size ...)."""
         spec = dataclasses.replace(self.instrument(symbol), **changes)
@@ -124,6 +141,7 @@ class SimEngine:
     def instruments(self) -> list[InstrumentSpec]:
         return list(self.state.instruments.values())
 
+    @_mutates
     def add_account(self, account_id: str, collateral: Decimal = ZERO, *, now: datetime) -> AccountState:
         _check_now(now)
         if account_id in self.state.accounts:
@@ -134,6 +152,7 @@ class SimEngine:
             self.fund(account_id, collateral, now=now)
         return account
 
+    @_mutates
     def fund(
         self, account_id: str, amount: Decimal, *, now: datetime, info: str = LedgerInfo.CROSS_EXCHANGE_TRANSFER
     ) -> Decimal:
@@ -155,10 +174,12 @@ class SimEngine:
         account.collateral = new_balance
         return new_balance
 
+    @_mutates
     def set_client_order_id_reuse(self, reuse: ClientIdReuse | str) -> None:
         """Whether a finished order's client id may be used again (see ``ClientIdReuse``)."""
         self.state.config = dataclasses.replace(self.config, client_order_id_reuse=ClientIdReuse(reuse))
 
+    @_mutates
     def set_liquidity(self, symbol: str, max_fill_size: Decimal | None) -> None:
         if max_fill_size is None:
             self.state.liquidity.pop(symbol, None)
@@ -172,6 +193,7 @@ class SimEngine:
     def price(self, symbol: str) -> PriceState:
         return self.state.prices[symbol]
 
+    @_mutates
     def set_price(
         self,
         symbol: str,
@@ -203,6 +225,7 @@ class SimEngine:
 
     # -- orders -------------------------------------------------------------------------------------------------
 
+    @_mutates
     def submit(self, account_id: str, request: SimOrderRequest | OrderRequest, *, now: datetime) -> SubmitResult:
         _check_now(now)
         req = request if isinstance(request, SimOrderRequest) else SimOrderRequest.from_order_request(request)
@@ -241,6 +264,7 @@ class SimEngine:
         fills = self._execute_immediate(order, now, FillType.TAKER, taker_reduced=reduced)
         return SubmitResult(status=Status.PLACED, order=order, fills=fills, reduced_quantity=reduced)
 
+    @_mutates
     def cancel(
         self,
         account_id: str,
@@ -263,6 +287,7 @@ class SimEngine:
         self._finish(order, SimOrderState.CANCELLED, reason, now)
         return CancelOutcome(status=Status.CANCELLED, order=order)
 
+    @_mutates
     def cancel_all(
         self, account_id: str, symbol: str | None = None, *, now: datetime, reason: str = Reason.CANCELLED_BY_USER
     ) -> list[SimOrder]:
@@ -274,6 +299,7 @@ class SimEngine:
             cancelled.append(order)
         return cancelled
 
+    @_mutates
     def edit(
         self,
         account_id: str,
@@ -722,7 +748,9 @@ class SimEngine:
         return fill
 
     def _ledger(self, account: AccountState, **fields: Any) -> LedgerRow:
-        row = LedgerRow(id=len(account.ledger) + 1, booking_uid=self._next_id("booking"), **fields)
+        row = LedgerRow(
+            id=self.config.ledger_id_start + len(account.ledger), booking_uid=self._next_id("booking"), **fields
+        )
         account.ledger.append(row)
         return row
 

@@ -44,6 +44,9 @@ class EngineConfig:
     taker_fee: Decimal = Decimal("0.0005")
     # Ids are UUID-shaped (clients parse them as such) but derived from counters and this seed, never random.
     id_seed: str = "orderrail-sim"
+    # Account-log ids ascend from here, per account (Kraken's are ascending integers). A venue that restarts
+    # without its state starts higher than before (the fake uses its start time) so no id is ever seen twice.
+    ledger_id_start: int = 1
     max_client_order_id_length: int = 100
     client_order_id_reuse: ClientIdReuse = ClientIdReuse.FOREVER
     # Kraken runs `mkt` as an IOC limited to 1% past the mark; the limit shows up in the order's events.
@@ -266,7 +269,7 @@ class SimFill:
 class LedgerRow:
     """One account-log row, with Kraken's fields. A trade writes two: the USD leg and the position leg."""
 
-    id: int  # ascending per account, from 1
+    id: int  # ascending per account, from EngineConfig.ledger_id_start
     booking_uid: str
     time: datetime
     info: str

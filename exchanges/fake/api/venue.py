@@ -27,11 +27,15 @@ class Venue:
         wanted = raw.upper()
         return wanted if wanted in self.engine.state.instruments else None
 
-    def housekeeping(self, now: datetime) -> None:
+    def housekeeping(self, now: datetime) -> bool:
+        """Fire the dead man's switches that are due; True if any fired."""
+        fired = False
         for account_id, deadline in list(self.dead_man.items()):
             if now >= deadline:
                 del self.dead_man[account_id]
                 self.engine.cancel_all(account_id, now=now, reason=Reason.DEAD_MAN_SWITCH)
+                fired = True
+        return fired
 
 
 class Area:

@@ -1,7 +1,8 @@
 """``python manage.py fake_kraken --port N``: serve the fake Kraken Futures API until SIGINT or SIGTERM.
 
 Prints exactly ``fake kraken listening on http://127.0.0.1:N`` (flushed) once it accepts connections, which is
-what ``make run`` and the real-stack tests wait for. Needs no database.
+what ``make run`` and the real-stack tests wait for. Needs no database. With ``--state-file PATH`` the exchange
+survives a restart: the state is loaded at start, saved (atomically, debounced) after changes and at shutdown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from exchanges.fake.persistence import StateFileError
 from exchanges.fake.server import FakeKraken
 from exchanges.sim.model import ClientIdReuse
 
@@ -48,22 +50,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-order-id-reuse",
             choices=[r.value for r in ClientIdReuse],
-            default=ClientIdReuse.FOREVER.value,
-            help="forever: a client order id is refused once used; while_open: only while its order is open "
-            "(Kraken's behaviour is unverified)",
+            default=None,
+            help="forever (default for a new exchange): a client order id is refused once used; while_open: only "
+            "while its order is open (Kraken's behaviour is unverified). Without it a state file's choice stays.",
+        )
+        parser.add_argument(
+            "--state-file",
+            type=Path,
+            help="load the exchange from this JSON file at start (if it exists) and keep it saved there",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         accounts = self._accounts(options)
-        fake = FakeKraken(
-            host=options["host"],
-            port=options["port"],
-            accounts=[{k: v for k, v in row.items() if k not in SPOT_FIELDS} for row in accounts],
-            seed=options["seed"],
-            walk=options["walk"],
-            walk_interval=options["walk_interval"],
-            client_order_id_reuse=options["client_order_id_reuse"],
-        )
+        try:
+            fake = FakeKraken(
+                host=options["host"],
+                port=options["port"],
+                accounts=[{k: v for k, v in row.items() if k not in SPOT_FIELDS} for row in accounts],
+                seed=options["seed"],
+                walk=options["walk"],
+                walk_interval=options["walk_interval"],
+                client_order_id_reuse=options["client_order_id_reuse"],
+                state_file=options["state_file"],
+            )
+        except StateFileError as exc:
+            raise CommandError(str(exc)) from exc
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -87,7 +98,7 @@ class Command(BaseCommand):
         finally:
             if uws is not None:
                 uws.stop()
-            fake.stop()
+            fake.stop()  # with a state file: the last changes are saved here
 
     def _accounts(self, options: dict[str, Any]) -> list[dict[str, Any]]:
         accounts: list[dict[str, Any]] = []

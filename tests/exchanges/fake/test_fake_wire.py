@@ -511,7 +511,8 @@ def test_account_log_rows_appear_after_fills_with_fees_and_pnl(fake_kraken: Fake
     fake_kraken.set_mark("PF_XBTUSD", D(61000))
     sold = market(client, "sell", "0.1")
     logs = client.history("account-log")["logs"]
-    assert [row["id"] for row in logs] == [5, 4, 3, 2, 1]  # newest first by default
+    first = logs[-1]["id"]  # ascending integers from wherever this start of the fake began
+    assert [row["id"] for row in logs] == [first + 4, first + 3, first + 2, first + 1, first]  # newest first
     cash = next(r for r in logs if r["asset"] == "usd" and r["realized_pnl"])
     assert (cash["info"], cash["realized_pnl"], cash["fee"], cash["trade_price"]) == (
         "futures trade",
@@ -524,8 +525,9 @@ def test_account_log_rows_appear_after_fills_with_fees_and_pnl(fake_kraken: Fake
     leg = next(r for r in logs if r["asset"] == "pf_xbtusd" and r["execution"] == cash["execution"])
     assert (leg["old_balance"], leg["new_balance"], leg["fee"]) == (D("0.1"), 0, None)
     asc = client.history("account-log", {"sort": "asc", "count": 2})["logs"]
-    assert [r["id"] for r in asc] == [1, 2] and asc[0]["info"] == "cross-exchange transfer"
-    assert [r["id"] for r in client.history("account-log", {"from": 4, "sort": "asc"})["logs"]] == [4, 5]
+    assert [r["id"] for r in asc] == [first, first + 1] and asc[0]["info"] == "cross-exchange transfer"
+    after = client.history("account-log", {"from": first + 3, "sort": "asc"})["logs"]
+    assert [r["id"] for r in after] == [first + 3, first + 4]
     v2 = client.json("GET", "/api/history/v2/account-log")  # PKS's path
     assert len(v2["logs"]) == 5 and set(v2) == {"accountUid", "logs"}
 
