@@ -210,3 +210,18 @@ def test_the_control_state_shows_no_secrets_and_the_id_counters_move_on(tmp_path
         assert datetime.fromisoformat(saved["saved_at"].replace("Z", "+00:00")) > datetime.now(UTC) - timedelta(
             minutes=1
         )
+
+
+def test_a_change_made_straight_on_the_engine_is_saved_too(tmp_path: Path) -> None:
+    """The Unified WebSocket fake trades on the same engine without going through the REST server: the saver
+    watches the engine's own change count, not only the REST calls."""
+    state = tmp_path / "fake.json"
+    with FakeKraken(accounts=[{"key": FAKE_KEY, "secret": FAKE_SECRET}], state_file=state, save_interval=0.05) as fake:
+        account = fake.account_id(FAKE_KEY)
+        with fake.lock:
+            fake.engine.fund(account, Decimal(5), now=datetime.now(UTC))
+        deadline = time.monotonic() + 5
+        while json.loads(state.read_text())["engine"]["accounts"][account]["collateral"] != "10005":
+            assert time.monotonic() < deadline, "a change on the engine never reached the state file"
+            time.sleep(0.05)
+        assert fake.save_state() is False  # nothing new since: no write
