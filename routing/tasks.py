@@ -23,3 +23,11 @@ def reconcile() -> str:
     report = repr(run())
     beat(RECONCILED)  # /healthz reports the age of the last completed pass
     return report
+
+
+def prune_rejections() -> str:
+    from django.utils import timezone
+
+    from audit.retention import prune_rejections as prune
+
+    return repr(prune(timezone.now()))
