@@ -8,6 +8,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 RECONCILE_SCHEDULE = "orderrail-reconcile"
+RETENTION_SCHEDULE = "orderrail-prune-rejections"
 _started = threading.Event()
 
 
@@ -33,6 +34,16 @@ def ensure_schedule() -> None:
         Schedule.objects.filter(pk=keep.pk).update(**wanted)
 
 
+def ensure_retention_schedule() -> None:
+    """Hourly pruning of old rejections (audit.retention). A duplicate from racing first starts only prunes twice."""
+    from django_q.models import Schedule
+
+    if not Schedule.objects.filter(name=RETENTION_SCHEDULE).exists():
+        Schedule.objects.create(
+            name=RETENTION_SCHEDULE, func="routing.tasks.prune_rejections", schedule_type=Schedule.HOURLY, repeats=-1
+        )
+
+
 def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> None:
     # post_spawn fires once per spawned worker process; one reconcile per process start is plenty.
     if _started.is_set():
@@ -49,3 +60,7 @@ def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> N
         ensure_schedule()
     except Exception:
         logger.exception("could not ensure the reconcile schedule")
+    try:
+        ensure_retention_schedule()
+    except Exception:
+        logger.exception("could not ensure the rejection-retention schedule")
