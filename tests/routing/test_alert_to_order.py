@@ -14,7 +14,7 @@ from audit.models import Alert, Decision, Fill
 from audit.order_states import OrderState
 from audit.reasons import Reason
 from billing.models import LiveAccess
-from tests.routing.conftest import TRADER_KEY, payload, post
+from tests.routing.conftest import TRADER_KEY, make_reads_fail, payload, post, venue_word
 from tests.worker import run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,10 @@ def test_no_exchange_account(client, make_route, fake, exchange_url):
 def test_credentials_unreadable(client, make_route, account, fake, exchange_url):
     route = make_route()
     with connection.cursor() as cursor:  # a ciphertext no FERNET_KEYS can open, as after a lost key
-        cursor.execute("UPDATE accounts_exchangeaccount SET api_key = %s WHERE id = %s", [b"not-a-token", account.pk])
+        cursor.execute(
+            "UPDATE accounts_exchangeaccount SET api_key = %s, ws_api_key = %s WHERE id = %s",
+            [b"not-a-token", b"not-a-token", account.pk],
+        )
     skipped(send(client, route, position="0.1"), Reason.CREDENTIALS_UNREADABLE, fake)
 
 
@@ -280,7 +283,7 @@ def test_daily_loss_limit(client, make_route, account, fake, exchange_url):
 
 
 def test_exchange_unavailable_when_it_cannot_be_read(client, make_route, fake, exchange_url):
-    fake.add_fault("accounts", "unavailable", count=1)
+    make_reads_fail(fake)
     decision = send(client, make_route(), position="0.1")
     skipped(decision, Reason.EXCHANGE_UNAVAILABLE, fake)
     assert "Unavailable" in decision.snapshot["read_error"]
@@ -291,10 +294,10 @@ def test_exchange_rejected_keeps_the_status_verbatim(client, make_route, fake, e
     decision = send(client, make_route(), position="0.1")
     assert decision.action == Decision.Action.REJECT
     assert decision.reason == Reason.EXCHANGE_REJECTED
-    assert decision.venue_status == "insufficientAvailableFunds"
-    assert "insufficientAvailableFunds" in decision.message
+    assert decision.venue_status == venue_word(fake, "insufficientAvailableFunds")
+    assert venue_word(fake, "insufficientAvailableFunds") in decision.message
     (order,) = decision.orders.all()
-    assert order.state == OrderState.REJECTED and order.venue_status == "insufficientAvailableFunds"
+    assert order.state == OrderState.REJECTED and order.venue_status == venue_word(fake, "insufficientAvailableFunds")
     assert order.submit_attempts == 1
 
 

@@ -19,7 +19,7 @@ from exchanges.connect import exchange_for
 from exchanges.kraken.adapter import KrakenFutures
 from routing import reconcile
 from routing.models import Route
-from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, payload, post
+from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, payload, post, settle, venue_word
 from tests.worker import run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -130,8 +130,8 @@ def test_each_rejection_is_final_kept_verbatim_and_never_retried(client, make_ro
     fake.add_fault("sendorder", "reject", count=1, status=status)
     decision = send(client, make_route(), position="0.1")
     (order,) = decision.orders.all()
-    assert order.state == OrderState.REJECTED and order.venue_status == status
-    assert decision.reason == Reason.EXCHANGE_REJECTED and decision.venue_status == status
+    assert order.state == OrderState.REJECTED and order.venue_status == venue_word(fake, status)
+    assert decision.reason == Reason.EXCHANGE_REJECTED and decision.venue_status == venue_word(fake, status)
     reconcile.run(clock=later(600))
     order.refresh_from_db()
     assert order.state == OrderState.REJECTED and order.submit_attempts == 1
@@ -220,7 +220,7 @@ def test_a_stop_that_cannot_be_placed_needs_attention_and_is_emailed(client, mak
     fake.add_fault("sendorder", "reject", count=1, status="invalidPrice")
     reconcile.run()
     attention = Attention.objects.get(kind=Attention.Kind.STOP_FAILED)
-    assert "could not be placed" in attention.detail and "invalidPrice" in attention.detail
+    assert "could not be placed" in attention.detail and venue_word(fake, "invalidPrice") in attention.detail
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["trader@example.com"]
     reconcile.run()  # the next round places it
     assert len(stops_on_exchange(fake)) == 1
@@ -232,6 +232,7 @@ def test_a_triggered_stop_is_recorded_and_reported(client, make_route, fake, exc
     send(client, route, position="0.1")
     fake.set_mark("PF_XBTUSD", Decimal(56000))  # through the stop
     assert fake.position(TRADER_KEY, "PF_XBTUSD") == Decimal(0)
+    settle(fake)
     reconcile.run()
     stop = Order.objects.get(route=route, purpose=Order.Purpose.WORST_CASE_STOP)
     assert stop.state == OrderState.FILLED
@@ -262,6 +263,7 @@ def test_drift_freezes_the_route_and_emails_but_exits_still_go(client, make_rout
     direct_adapter(fake).place_order(
         OrderRequest("PF_XBTUSD", Side.BUY, Decimal("0.05"), OrderType.MARKET, client_order_id="by-hand-1")
     )
+    settle(fake)
     report = reconcile.run()
     assert report.drifts
     route.refresh_from_db()
@@ -310,6 +312,10 @@ def test_a_429_burst_is_retried_within_the_budget(client, make_route, fake, exch
 
 
 def test_the_breaker_opens_after_repeated_failures_and_closes_again(client, make_route, account, fake, exchange_url):
+    if fake.uws is not None:
+        # It counts REST account requests; the Unified WebSocket reads from memory and makes none. The breaker
+        # itself wraps every adapter alike (routing/breaker.py); UWS read failures: tests/exchanges/uws.
+        pytest.skip("counts REST requests; the Unified WebSocket's reads make none")
     route = make_route()
     fake.add_fault("accounts", "unavailable", count=5)
     for i in range(5):

@@ -246,6 +246,11 @@ class FakeUnifiedWebSocket:
             with conn.out:
                 self._emit(conn, self._status_message(conn))
 
+    def flush(self) -> None:
+        """Tell every client now what changed (instead of at the next tick)."""
+        for conn in self._connections():
+            self._publish(conn)
+
     def connection_count(self, *, private: bool | None = None) -> int:
         return len([c for c in self._connections() if private is None or c.private is private])
 
@@ -680,6 +685,7 @@ class FakeUnifiedWebSocket:
         engine = self.fake.engine
         state = engine.state
         messages: list[dict[str, Any]] = []
+        traded: set[str] = set()
         if "executions" in conn.channels:
             self._index_fills()
             if len(state.orders) > conn.orders_seen:
@@ -700,17 +706,24 @@ class FakeUnifiedWebSocket:
                     conn.order_hist.pop(order_id, None)
             if rows:
                 messages.append({"channel": "executions", "type": "update", "data": rows})
+                traded = {str(r["symbol"]) for r in rows if r.get("exec_type") == "trade"}
         if "positions" in conn.channels:
             current = self._positions(conn.account_id)
             changed = [
                 render.position_row(s, size, entry)
                 for s, (size, entry) in sorted(current.items())
-                if conn.positions.get(s) != (size, entry)
+                if conn.positions.get(s) != (size, entry) or s in traded
             ]
             changed += [
                 render.position_row(s, Decimal(0), entry)
                 for s, (_, entry) in conn.positions.items()
                 if s not in current
+            ]
+            # Every trade is followed by its symbol's position, changed or not (a buy and a sell in one batch).
+            changed += [
+                render.position_row(s, Decimal(0), Decimal(0))
+                for s in sorted(traded)
+                if s not in current and s not in conn.positions
             ]
             conn.positions = current
             if changed:

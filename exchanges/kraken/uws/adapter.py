@@ -365,7 +365,11 @@ class KrakenUnifiedWebSocket:
 
     @_read_call
     def positions(self) -> list[Position]:
-        return self._account_state().position_list()
+        held = self._account_state().position_list(settle_timeout=self.ready_timeout)
+        if held is None:
+            # assumptions.POSITIONS_FOLLOW_TRADES: every trade is followed by a positions update for its symbol.
+            raise Unavailable("the positions stream has not caught up with our trades", venue_code="positionsLag")
+        return held
 
     @_read_call
     def account(self) -> AccountSummary:

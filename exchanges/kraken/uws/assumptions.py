@@ -269,6 +269,14 @@ POSITION_FIELDS = _assume(
     "C",
     "positions data.futures[] rows with symbol, size and entry_price (JSON numbers); size 0 = closed",
 )
+POSITIONS_FOLLOW_TRADES = _assume(
+    "positions_follow_trades",
+    True,
+    "I",
+    "every trade on the executions channel is followed by a positions update for its symbol ('updates carry the "
+    "positions affected by that event'); a position read waits for it, and answers Unavailable if it never comes",
+    probe="",
+)
 POSITION_SIZE_SIGNED = _assume(
     "position_size_signed",
     True,

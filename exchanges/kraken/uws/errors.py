@@ -43,7 +43,7 @@ TABLE: tuple[tuple[str, Kind], ...] = (
     ("max position", Kind.REJECTED),
     ("too many", Kind.REJECTED),
     ("self fill", Kind.REJECTED),
-    ("price collar", Kind.REJECTED),
+    ("collar", Kind.REJECTED),
     ("deadline", Kind.REJECTED),
     ("not supported", Kind.REJECTED),
     ("leverage", Kind.REJECTED),  # the set_preference texts of §3.7

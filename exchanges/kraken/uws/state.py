@@ -105,6 +105,9 @@ class AccountState:
     venue_status: str = "online"
     snapshot_trades: int = 0
     oldest_snapshot_trade: datetime | None = None
+    # Symbols with a trade the positions channel has not reported since (channels are separate streams): a position
+    # read waits for it, so nothing is sized from a position that predates our own fill.
+    pending_positions: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.lock = threading.Condition()
@@ -116,6 +119,7 @@ class AccountState:
             self.generation += 1
             self.synced.clear()
             self.sequences.clear()
+            self.pending_positions.clear()  # the fresh positions snapshot settles everything
             self.lock.notify_all()
 
     def lost(self) -> None:
@@ -157,6 +161,8 @@ class AccountState:
             else:
                 for row in rows:
                     self._apply(row)
+                    if row.is_trade and row.symbol:
+                        self.pending_positions.add(row.symbol)
             self._prune()
             self.lock.notify_all()
 
@@ -282,6 +288,8 @@ class AccountState:
         with self.lock:
             if snapshot:
                 self.positions = {}
+                self.pending_positions.clear()
+            self.pending_positions.difference_update(rows)
             for symbol, position in rows.items():
                 if position.size == 0:
                     self.positions.pop(symbol, None)
@@ -343,8 +351,15 @@ class AccountState:
             for r in sorted(records, key=lambda r: (r.fill.time, r.fill.fill_id))
         ]
 
-    def position_list(self) -> list[Position]:
+    def position_list(self, settle_timeout: float = 0.0) -> list[Position] | None:
+        """The positions, once the positions channel has caught up with our trades; None if it did not in time."""
+        deadline = time.monotonic() + settle_timeout
         with self.lock:
+            while self.pending_positions:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.lock.wait(left)
             return list(self.positions.values())
 
 
