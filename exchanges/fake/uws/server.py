@@ -545,7 +545,7 @@ class FakeUnifiedWebSocket:
                 return None, str(problem)
             target = engine
             if params.get("validate") is True:
-                target = SimEngine(engine.config, state=copy.deepcopy(engine.state))
+                target = SimEngine(state=copy.deepcopy(engine.state))
             outcome = target.submit(account_id, request, now=now)
             if outcome.status != Status.PLACED or outcome.order is None:
                 return None, render.rejection_text(outcome.status)
