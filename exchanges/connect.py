@@ -1,25 +1,45 @@
-"""Builds the Exchange for a connected account: the only place that knows which adapter serves which venue."""
+"""Builds the Exchange for a connected account: the only place that knows which adapter serves which venue.
+
+A paper account (``mode == paper``) gets the paper adapter and nothing else, whatever its transport or stored keys:
+it is built without any credentials and prices from the venue's public endpoints only, so no path leads from a
+paper account to a private endpoint.
+"""
 
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from exchanges.base import Exchange
+from exchanges.paper.market import CachedMarket
+
+if TYPE_CHECKING:
+    from exchanges.paper.adapter import PaperExchange
 
 _cache: dict[tuple[object, ...], Exchange] = {}
+_markets: dict[str, CachedMarket] = {}
 _lock = threading.Lock()
 
 
 def exchange_for(account: ExchangeAccount) -> Exchange:
-    """Raises accounts.models.CredentialsUnreadable when the stored key cannot be decrypted.
+    """Raises accounts.models.CredentialsUnreadable when the stored key of a live account cannot be decrypted.
 
     Adapters are kept per account and key for the life of the process, so their HTTP session (keep-alive) and
     rate budget carry over from one alert to the next; a changed key gets a fresh adapter. Every caller gets it
     behind the account's rate-limit backoff and circuit breaker.
     """
+    if account.mode == ExchangeAccount.Mode.PAPER:
+        from routing.breaker import GuardedExchange
+
+        return GuardedExchange(paper_exchange(account), account)
+    if account.mode != ExchangeAccount.Mode.LIVE:
+        raise ValueError(f"exchange account {account.pk}: unknown mode {account.mode!r}")
+
     from exchanges.kraken.adapter import KrakenFutures
 
     if account.transport == ExchangeAccount.Transport.UWS:
@@ -75,13 +95,46 @@ def _unified_websocket(account: ExchangeAccount) -> Exchange:
     return GuardedExchange(exchange, account)
 
 
+def paper_exchange(account: ExchangeAccount) -> PaperExchange:
+    """The paper adapter of a paper account, without the breaker (the periodic stop task and the paper services
+    use it directly). Cheap to build: all it keeps is the account's id and the process's shared market cache."""
+    from exchanges.paper.adapter import PaperExchange
+
+    if account.mode != ExchangeAccount.Mode.PAPER:
+        raise ValueError(f"exchange account {account.pk} is not a paper account")
+    return PaperExchange(
+        account.pk,
+        paper_market(),
+        clock=timezone.now,
+        default_balance=Decimal(str(settings.PAPER_STARTING_BALANCE)),
+    )
+
+
+def paper_market() -> CachedMarket:
+    """Public instruments and tickers of the venue at KRAKEN_FUTURES_URL, cached for the process: every paper account
+    prices from the same read (tickers for PAPER_MARK_TTL_SECONDS). No key: it can only make public calls."""
+    from exchanges.kraken.public import KrakenPublicMarket
+
+    url = settings.KRAKEN_FUTURES_URL
+    with _lock:
+        market = _markets.get(url)
+        if market is None or market.ticker_ttl != settings.PAPER_MARK_TTL_SECONDS:
+            feed = KrakenPublicMarket(
+                url, connect_timeout=settings.KRAKEN_CONNECT_TIMEOUT, read_timeout=settings.KRAKEN_READ_TIMEOUT
+            )
+            market = _markets[url] = CachedMarket(feed, ticker_ttl=settings.PAPER_MARK_TTL_SECONDS)
+    return market
+
+
 def forget_exchanges() -> None:
-    """Drop cached adapters (tests that restart the fake, key rotation); streaming ones close their sockets."""
+    """Drop cached adapters and paper market reads (tests that restart the fake, key rotation); streaming adapters
+    close their sockets."""
     from exchanges.kraken.uws.adapter import KrakenUnifiedWebSocket, forget_market_feeds
 
     with _lock:
         dropped = list(_cache.values())
         _cache.clear()
+        _markets.clear()
     for exchange in dropped:
         if isinstance(exchange, KrakenUnifiedWebSocket):
             exchange.close()

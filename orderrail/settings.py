@@ -195,6 +195,10 @@ KRAKEN_SPOT_URL = env.str("KRAKEN_SPOT_URL", default="http://127.0.0.1:8765")  #
 # How long an order intent waits for its acknowledgement, and a read for the streams' snapshots.
 KRAKEN_UWS_ACK_TIMEOUT = env.float("KRAKEN_UWS_ACK_TIMEOUT", default=5.0)
 KRAKEN_UWS_READY_TIMEOUT = env.float("KRAKEN_UWS_READY_TIMEOUT", default=5.0)
+# Paper accounts fill at the venue's public mark prices (no key), read at most this often per worker process, and
+# a new paper account starts with this much USD collateral unless its owner chooses another amount.
+PAPER_MARK_TTL_SECONDS = env.float("PAPER_MARK_TTL_SECONDS", default=2.0)
+PAPER_STARTING_BALANCE = env.str("PAPER_STARTING_BALANCE", default="10000")
 # An order with no trace on the exchange this long after its last attempt is taken as never arrived (and sent
 # once more with the same client order id). Must exceed connect + read timeout; checked below.
 ORDER_LOOKUP_WINDOW_SECONDS = env.float("ORDER_LOOKUP_WINDOW_SECONDS", default=30.0)

@@ -51,9 +51,10 @@ from exchanges.base import (
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited, Unavailable
 from exchanges.kraken import account as acct
 from exchanges.kraken import decoding as d
-from exchanges.kraken import markets, orders
+from exchanges.kraken import orders
 from exchanges.kraken.client import KrakenClient
 from exchanges.kraken.errors import MalformedResponse
+from exchanges.kraken.public import KrakenPublicMarket
 from exchanges.kraken.ratelimit import KeyBudget
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class KrakenFutures:
             budget=budget,
             session=session,
         )
+        # The public reads (the same ones a paper account prices from), over this account's session.
+        self.public = KrakenPublicMarket(client=self.client)
         self.history_lookback = history_lookback
         self.max_pages = max_pages
         self._now = now or (lambda: datetime.now(UTC))
@@ -157,19 +160,11 @@ class KrakenFutures:
 
     @_read_call
     def instruments(self) -> list[InstrumentSpec]:
-        body = self.client.request("GET", f"{V3}/instruments", signed=False)
-        rows = d.require_list(body, "instruments", "instruments")
-        tickers = d.require_list(self.client.request("GET", f"{V3}/tickers", signed=False), "tickers", "tickers")
-        return markets.parse_instruments(rows, tickers)
+        return self.public.instruments()
 
     @_read_call
     def ticker(self, symbol: str) -> Ticker:
-        body = self.client.request("GET", f"{V3}/tickers", signed=False)
-        wanted = symbol.upper()
-        for row in d.require_list(body, "tickers", "tickers"):
-            if isinstance(row, dict) and str(row.get("symbol", "")).upper() == wanted:
-                return markets.parse_ticker(row, d.optional_datetime(body, "serverTime", "tickers"))
-        raise Unavailable(f"no ticker for {wanted}", venue_code="tickerNotFound")
+        return self.public.ticker(symbol)
 
     # -- account --------------------------------------------------------------------------------------
 
