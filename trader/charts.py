@@ -13,8 +13,19 @@ from django.utils.safestring import SafeString, mark_safe
 
 from trader.selectors import DayTotals
 
-WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 28
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The drawing's size in SVG units: text is 11 units tall, so a narrower frame reads larger when scaled."""
+
+    width: int = 720
+    height: int = 200
+
+
+WIDE = Frame(720, 170)
+HALF = Frame(440, 220)
 
 
 def fill_days(rows: list[DayTotals], *, since: date, days: int) -> list[DayTotals]:
@@ -59,48 +70,50 @@ def _scale(values: list[Decimal]) -> tuple[Decimal, Decimal]:
     return low, high
 
 
-def _y(value: Decimal, low: Decimal, high: Decimal) -> float:
-    span = HEIGHT - TOP - BOTTOM
+def _y(f: Frame, value: Decimal, low: Decimal, high: Decimal) -> float:
+    span = f.height - TOP - BOTTOM
     return TOP + float((high - value) / (high - low)) * span
 
 
-def _frame(points: list[tuple[date, Decimal]], low: Decimal, high: Decimal, title: str) -> list[str]:
-    parts = [
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
-    ]
-    for value in (low, (low + high) / 2, high):
-        y = _y(value, low, high)
-        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_short(value))}</text>')
-    zero = _y(Decimal(0), low, high)
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}"/>')
-    if points:
-        step = max(1, len(points) // 6)
-        for index in range(0, len(points), step):
-            x = _x(index, len(points))
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{points[index][0]:%d %b}</text>')
-    return parts
-
-
-def _x(index: int, count: int) -> float:
-    slot = (WIDTH - LEFT - RIGHT) / max(count, 1)
+def _x(f: Frame, index: int, count: int) -> float:
+    slot = (f.width - LEFT - RIGHT) / max(count, 1)
     return LEFT + slot * index + slot / 2
 
 
-def bar_chart(points: list[tuple[date, Decimal]], *, title: str, fee: bool = False) -> SafeString:
+def _frame(f: Frame, points: list[tuple[date, Decimal]], low: Decimal, high: Decimal, title: str) -> list[str]:
+    label = escape(title)
+    parts = [
+        f'<svg viewBox="0 0 {f.width} {f.height}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{label}</title>",
+    ]
+    for value in (low, (low + high) / 2, high):
+        y = _y(f, value, low, high)
+        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{f.width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_short(value))}</text>')
+    zero = _y(f, Decimal(0), low, high)
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{f.width - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}"/>')
+    if points:
+        step = max(1, len(points) // max(1, f.width // 120))
+        for index in range(0, len(points), step):
+            x = _x(f, index, len(points))
+            day = points[index][0]
+            parts.append(f'<text x="{x:.1f}" y="{f.height - 8}" text-anchor="middle">{day:%d %b}</text>')
+    return parts
+
+
+def bar_chart(points: list[tuple[date, Decimal]], *, title: str, fee: bool = False, f: Frame = HALF) -> SafeString:
     low, high = _scale([v for _, v in points])
-    parts = _frame(points, low, high, title)
-    slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
+    parts = _frame(f, points, low, high, title)
+    slot = (f.width - LEFT - RIGHT) / max(len(points), 1)
     width = max(1.0, slot * 0.7)
-    zero = _y(Decimal(0), low, high)
+    zero = _y(f, Decimal(0), low, high)
     for index, (day, value) in enumerate(points):
         if not value:
             continue
-        y = _y(value, low, high)
+        y = _y(f, value, low, high)
         top, height = min(y, zero), abs(zero - y)
         css = "bar-fee" if fee else ("bar-pos" if value > 0 else "bar-neg")
-        x = _x(index, len(points)) - width / 2
+        x = _x(f, index, len(points)) - width / 2
         parts.append(
             f'<rect class="{css}" x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" height="{max(height, 1):.1f}">'
             f"<title>{day:%Y-%m-%d}: {escape(_plain(value))} USD</title></rect>"
@@ -109,10 +122,10 @@ def bar_chart(points: list[tuple[date, Decimal]], *, title: str, fee: bool = Fal
     return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped text only
 
 
-def line_chart(points: list[tuple[date, Decimal]], *, title: str) -> SafeString:
+def line_chart(points: list[tuple[date, Decimal]], *, title: str, f: Frame = WIDE) -> SafeString:
     low, high = _scale([v for _, v in points])
-    parts = _frame(points, low, high, title)
-    coords = " ".join(f"{_x(i, len(points)):.1f},{_y(v, low, high):.1f}" for i, (_, v) in enumerate(points))
+    parts = _frame(f, points, low, high, title)
+    coords = " ".join(f"{_x(f, i, len(points)):.1f},{_y(f, v, low, high):.1f}" for i, (_, v) in enumerate(points))
     if coords:
         parts.append(f'<polyline class="line" points="{coords}"/>')
     parts.append("</svg>")

@@ -153,6 +153,7 @@ class RouteForm(forms.ModelForm):
         accounts = ExchangeAccount.objects.filter(owner=owner, connected=True).order_by("created_at", "pk")
         account_field = self.fields["exchange_account"]
         account_field.queryset = accounts  # type: ignore[attr-defined]
+        account_field.label_from_instance = _account_label  # type: ignore[attr-defined]
         account_field.required = True
         account_field.empty_label = None  # type: ignore[attr-defined]
         for name, field in self.fields.items():
@@ -161,7 +162,9 @@ class RouteForm(forms.ModelForm):
         self.fields["symbol"].error_messages["required"] = "Pick the instrument this route trades."
         account_field.error_messages["required"] = "Pick the exchange account the orders go to."
         for name in (*POSITIVE, *PERCENT):
-            self.fields[name].widget.attrs.update({"inputmode": "decimal", "min": "0"})
+            # A text box, not <input type=number>: a number box with a 1e-12 step spins by 0.000000000001 and some
+            # browsers silently drop what they cannot parse; the server says what is wrong instead.
+            self.fields[name].widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
         self.instruments_error = ""
         self.fields["symbol"].choices = self._symbol_choices(accounts)
 
@@ -272,6 +275,12 @@ class RouteForm(forms.ModelForm):
         # constraint) runs.
         self.instance.owner = self.owner
         super()._post_clean()
+
+
+def _account_label(account: ExchangeAccount) -> str:
+    if account.mode == ExchangeAccount.Mode.PAPER:
+        return f"{account.label} — paper (free)"
+    return f"{account.label} — live, key …{account.key_fingerprint}"
 
 
 class SampleAlertForm(forms.Form):

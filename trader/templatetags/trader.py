@@ -95,3 +95,14 @@ def pretty_json(value: object) -> str:
     import json
 
     return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+@register.filter
+def iso_second(value: str | None) -> str:
+    """A stored ISO-8601 timestamp (a snapshot's taken_at) shown like every other time: to the second, UTC."""
+    if not value:
+        return "–"
+    try:
+        return second(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
