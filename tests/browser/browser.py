@@ -10,7 +10,6 @@ import hmac
 import json
 import re
 import struct
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,8 +46,8 @@ class Stack:
 
 @contextmanager
 def running_stack(tmp: Path, key: str, secret: str) -> Iterator[Stack]:
-    """The fake Kraken, the web server (runserver --insecure serves the static files with DEBUG off, as whitenoise
-    does in production) and the worker, e-mail written to files the test reads."""
+    """The fake Kraken, gunicorn (static files by whitenoise, the CSP header on every page) and the worker, with
+    e-mail written to files the test reads."""
     mail_dir = tmp / "mail"
     mail_dir.mkdir()
     with stack.running() as procs:
@@ -61,15 +60,7 @@ def running_stack(tmp: Path, key: str, secret: str) -> Iterator[Stack]:
             EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
             EMAIL_FILE_PATH=str(mail_dir),
         )
-        port = stack.free_port()
-        web = f"http://127.0.0.1:{port}"
-        procs.start(
-            "web",
-            [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
-            env,
-            tmp / "web.log",
-        )
-        stack.wait_http(web + "/")
+        web = stack.start_web(procs, env, workers=2, log=tmp / "web.log")
         stack.start_worker(procs, env, log=tmp / "worker.log")
         yield Stack(web=web, kraken=kraken, mail_dir=mail_dir, env=env, procs=procs)
 

@@ -34,7 +34,10 @@ PASSWORD = "a long and unguessable passphrase 42"
 
 
 def sign_up_and_verify(page, s, camera: Camera, email: str) -> None:
-    page.goto(s.web + "/")
+    response = page.goto(s.web + "/")
+    # Every page of the journey runs under the production Content-Security-Policy: a refused inline script or
+    # style would show up as a console error and fail the test.
+    assert "default-src 'self'" in response.headers.get("content-security-policy", "")
     camera.shot(page, "home")
     page.get_by_role("link", name="Create account").first.click()
     camera.shot(page, "sign-up", phone=False)
