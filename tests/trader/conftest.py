@@ -74,6 +74,13 @@ def make_trader(email: str, key: str, secret: str, route_secret: str, *, name: s
 
 
 @pytest.fixture
+def transport() -> str:
+    """The trader pages and key checks are transport-agnostic above `exchanges/`; they run once, on REST v3 (the
+    routing tests cover both transports)."""
+    return "rest"
+
+
+@pytest.fixture
 def traders(db: None, request: pytest.FixtureRequest) -> Iterator[tuple[Trader, Trader]]:
     server = request.getfixturevalue("fake")
     request.getfixturevalue("exchange_url")
