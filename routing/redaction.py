@@ -40,7 +40,8 @@ class SecretGuard:
     def __init__(self, secret: str) -> None:
         norm = _normalise(secret)[0] if _ESCAPES.search(secret) else _normalise_fast(secret)
         self._width = min(MIN_FRAGMENT, len(norm))
-        self._fragments = frozenset(norm[i : i + self._width] for i in range(len(norm) - self._width + 1))
+        # A secret with nothing printable in it has no fragment to look for (and an empty one would match anything).
+        self._fragments = frozenset(norm[i : i + self._width] for i in range(len(norm) - self._width + 1) if norm)
 
     def found_in(self, text: str) -> bool:
         if not self._fragments or not text:

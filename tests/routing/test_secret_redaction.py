@@ -152,3 +152,10 @@ def test_the_guard_is_not_fooled_by_spelling():
         assert not near_copies(S, guard.scrub(f"before {variant} after"))
     assert guard.scrub(f'{{"a": "{S[:7]}"}}') == f'{{"a": "{S[:7]}"}}'  # 7 characters are not a near copy
     assert guard.scrub('{"action": "Buy!"}') == '{"action": "Buy!"}'
+
+
+def test_a_secret_with_nothing_printable_matches_nothing():
+    """Found by atheris: such a secret made an empty fragment, which "matched" every text and crashed scrub."""
+    guard = SecretGuard("\x00\x01 \t\u200b")
+    assert not guard.found_in("any text at all")
+    assert guard.scrub("any text at all") == "any text at all"
