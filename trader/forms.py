@@ -336,3 +336,20 @@ class AlertFilterForm(forms.Form):
         if since and until and since > until:
             self.add_error("until", "“To” is before “From”.")
         return data
+
+
+class PaperCreateForm(forms.Form):
+    label = forms.CharField(max_length=80, required=False, initial="Paper trading")
+    starting_balance = forms.DecimalField(
+        required=False,
+        max_digits=30,
+        decimal_places=2,
+        label="Starting balance (USD)",
+        help_text="Play money to trade with; you can add more or reset later.",
+    )
+
+
+class PaperFundForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=30, decimal_places=2, label="Add (USD)", help_text="Play money added to the paper account."
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trader.views import alerts, exchange, exports, home, routes
+from trader.views import alerts, exchange, exports, home, paper, routes
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("exchange/<int:pk>/replace/", exchange.exchange_replace, name="exchange_replace"),
     path("exchange/<int:pk>/ws-key/", exchange.exchange_ws_key, name="exchange_ws_key"),
     path("exchange/<int:pk>/remove/", exchange.exchange_remove, name="exchange_remove"),
+    path("exchange/paper/new/", paper.paper_create, name="paper_create"),
+    path("exchange/<int:pk>/paper/fund/", paper.paper_fund, name="paper_fund"),
+    path("exchange/<int:pk>/paper/reset/", paper.paper_reset, name="paper_reset"),
     path("routes/", routes.route_list, name="route_list"),
     path("routes/new/", routes.route_create, name="route_create"),
     path("routes/<int:pk>/", routes.route_detail, name="route_detail"),

@@ -22,6 +22,8 @@ OBJECT_OF = {
     "exchange_replace": "account",
     "exchange_ws_key": "account",
     "exchange_remove": "account",
+    "paper_fund": "account",
+    "paper_reset": "account",
     "route_detail": "route",
     "route_edit": "route",
     "route_rotate": "route",
@@ -31,6 +33,8 @@ OBJECT_OF = {
     "route_flatten": "route",
     "alert_detail": "alert",
 }
+# Actions without an id (POST only): they act on the signed-in user alone.
+ACTIONS = {"paper_create"}
 # URLs without an id: each must show only the signed-in user's own data.
 LISTS = {
     "home",
@@ -54,7 +58,8 @@ def patterns() -> list[URLPattern]:
 
 def test_every_trader_url_is_covered_here() -> None:
     names = {p.name for p in patterns()}
-    assert names == set(OBJECT_OF) | LISTS, names ^ (set(OBJECT_OF) | LISTS)
+    covered = set(OBJECT_OF) | LISTS | ACTIONS
+    assert names == covered, names ^ covered
 
 
 def snapshot(b: Trader) -> tuple[object, ...]:
@@ -102,6 +107,13 @@ def test_lists_and_exports_show_only_the_signed_in_users_data(traders) -> None:
     assert b_order is not None and b_order.client_order_id not in orders
     a_order = Order.objects.filter(route=a.route).first()
     assert a_order is not None and a_order.client_order_id in orders
+
+
+def test_creating_a_paper_account_gives_it_to_the_signed_in_user_only(traders) -> None:
+    a, b = traders
+    a.client.post(reverse("paper_create"), {"label": "Mine"})
+    assert ExchangeAccount.objects.filter(owner=a.user, mode="paper").count() == 1
+    assert ExchangeAccount.objects.filter(owner=b.user, mode="paper").count() == 0
 
 
 def test_filtering_by_someone_elses_route_is_refused_not_leaked(traders) -> None:

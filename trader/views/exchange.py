@@ -10,6 +10,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import keys
+from accounts.models import CredentialsUnreadable, ExchangeAccount
+from exchanges.connect import exchange_for
+from exchanges.errors import ExchangeError
 from trader import selectors
 from trader.forms import ConnectKeyForm, ReplaceKeyForm, WsKeyForm
 
@@ -67,6 +70,7 @@ def _detail(
             "replace_form": replace or ReplaceKeyForm(),
             "ws_form": ws or WsKeyForm(),
             "ws_available": keys.ws_key_verifier() is not None,
+            "paper": _paper_view(account) if account.mode == ExchangeAccount.Mode.PAPER else None,  # type: ignore[attr-defined]
         },
         status=status,
     )
@@ -138,6 +142,15 @@ def exchange_remove(request: HttpRequest, pk: int) -> HttpResponse:
             "fills and fees are part of your records.",
         )
     return redirect("exchange_list")
+
+
+def _paper_view(account: ExchangeAccount) -> dict[str, object]:
+    """The paper account's balance and positions as its adapter reports them (marks can be unreadable: say so)."""
+    try:
+        exchange = exchange_for(account)
+        return {"summary": exchange.account(), "positions": exchange.positions()}
+    except (ExchangeError, CredentialsUnreadable):
+        return {"error": "The balance cannot be read right now (mark prices unavailable); try again shortly."}
 
 
 def _status(form: object) -> int:
