@@ -1,9 +1,10 @@
 """A new trader's journeys in a real browser, against the real web server, worker and fake Kraken processes.
 
-Live: sign up → verify the e-mail (from the outbox files) → turn on two-factor authentication (the code computed
+Sign up → verify the e-mail (from the outbox files) → turn on two-factor authentication (the code computed
 as an authenticator app does) → sign out and back in with a recovery code → connect a key on the fake → create a
 route → copy its TradingView message with the page's copy button → fire exactly that message at the webhook →
-watch the alert's decision, order, fill and fee appear on its timeline → test the route → flatten and pause."""
+watch the alert's decision, order, fill and fee appear on its timeline → test the route → flatten and pause, first
+on a paper route (free, simulated at the fake's marks) and then the same strategy as a live route on the fake."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.browser.browser import (
     totp,
     wait_for_text,
 )
+from tests import stack
 from tests.routing.conftest import TRADER_KEY, TRADER_SECRET
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -173,37 +175,54 @@ def flatten(page, s, camera: Camera, route_id: int, tag: str) -> None:
     camera.shot(page, f"{tag}-flattened")
 
 
-def test_live_route_journey(tmp_path: Path) -> None:
-    camera = Camera("live")
+def make_paper_account(page, s, camera: Camera) -> None:
+    page.goto(s.web + "/exchange/")
+    page.get_by_role("button", name="New paper account").click()
+    page.wait_for_url("**/exchange/*/")
+    assert "Paper account" in page.content() and "Equity" in page.content()
+    camera.shot(page, "paper-account")
+
+
+def test_new_trader_journey_paper_route_then_live_route(tmp_path: Path) -> None:
+    camera = Camera("journey")
     email = "new.trader@example.com"
     with running_stack(tmp_path, TRADER_KEY, TRADER_SECRET) as s, browser(camera) as (context, page):
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=s.web)
         sign_up_and_verify(page, s, camera, email)
         turn_on_two_factor(page, s, camera, email)
         connect_key(page, s, camera)
-        url, message, route_id = create_route(page, s, camera, name="XBT trend 4h", account_label="Main")
-        alert_id = fire_and_watch(page, s, camera, url, message, position="0.05", tag="live")
 
-        page.goto(s.web + f"/routes/{route_id}/test/")
+        # A paper route first: free, simulated at the fake's mark prices, nothing sent to the exchange.
+        make_paper_account(page, s, camera)
+        url, message, paper_route = create_route(page, s, camera, name="XBT trend 4h (paper)", account_label="Paper")
+        paper_alert = fire_and_watch(page, s, camera, url, message, position="0.05", tag="paper")
+        page.goto(s.web + f"/routes/{paper_route}/test/")
         page.fill("#id_position", "2")
         page.get_by_role("button", name="Evaluate now").click()
         assert "Would skip" in page.content() and "your limit is 1" in page.content()
-        camera.shot(page, "live-test-route")
+        camera.shot(page, "paper-test-route")
+        flatten(page, s, camera, paper_route, "paper")
 
+        # Then the same strategy live, on the connected key (the fake Kraken).
+        url, message, live_route = create_route(page, s, camera, name="XBT trend 4h (live)", account_label="Main")
+        live_alert = fire_and_watch(page, s, camera, url, message, position="0.03", tag="live")
         page.goto(s.web + "/dashboard/")
-        camera.shot(page, "live-dashboard")
+        camera.shot(page, "dashboard")
         page.goto(s.web + "/performance/")
-        camera.shot(page, "live-performance")
-        flatten(page, s, camera, route_id, "live")
+        camera.shot(page, "performance")
+        flatten(page, s, camera, live_route, "live")
         assert not camera.errors, camera.errors
+        orders_on_exchange = stack.fake_orders(s.kraken)
 
     # What the pages showed is what the records say (read after the browser is closed: the ORM is synchronous).
-    alert = Alert.objects.get(pk=alert_id)
-    route = Route.objects.get(pk=route_id)
-    (order,) = alert.decision.orders.all()
-    assert order.state == OrderState.FILLED and order.fills.get().fee is not None
-    route.refresh_from_db()
-    assert not route.enabled
-    close = Order.objects.get(route=route, decision=None, purpose=Order.Purpose.STRATEGY)
-    assert close.reduce_only and close.state == OrderState.FILLED
-    assert RouteEvent.objects.filter(route=route, kind=RouteEvent.Kind.POSITION_CLOSED).exists()
+    for alert_id, route_id, mode in ((paper_alert, paper_route, "paper"), (live_alert, live_route, "live")):
+        alert = Alert.objects.get(pk=alert_id)
+        route = Route.objects.get(pk=route_id)
+        assert route.exchange_account.mode == mode and not route.enabled
+        (order,) = alert.decision.orders.all()
+        assert order.state == OrderState.FILLED and order.fills.get().fee is not None
+        close = Order.objects.get(route=route, decision=None, purpose=Order.Purpose.STRATEGY)
+        assert close.reduce_only and close.state == OrderState.FILLED
+        assert RouteEvent.objects.filter(route=route, kind=RouteEvent.Kind.POSITION_CLOSED).exists()
+        # Paper orders never reach the exchange; live ones do, by their client order id.
+        assert (order.client_order_id in orders_on_exchange) == (mode == "live")
