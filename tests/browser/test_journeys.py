@@ -18,6 +18,7 @@ import requests
 from audit.models import Alert, Order, RouteEvent
 from audit.order_states import OrderState
 from routing.models import Route
+from tests import stack
 from tests.browser.browser import (
     Camera,
     as_tradingview_fires_it,
@@ -27,7 +28,6 @@ from tests.browser.browser import (
     totp,
     wait_for_text,
 )
-from tests import stack
 from tests.routing.conftest import TRADER_KEY, TRADER_SECRET
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
