@@ -268,6 +268,8 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not TESTING)
+# Rotating SECRET_KEY (README): the previous key stays valid for signatures (sessions, reset links) for a while.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Every response carries it (ops.csp). Pages load scripts, styles, images and fonts from our own origin only: no
 # inline <script>, no style="", no on*= handlers, no CDN.
 CONTENT_SECURITY_POLICY = env.str(

@@ -105,3 +105,20 @@ def test_a_value_no_key_opens_is_reported_and_left_as_it_was(trader):
     assert result.returncode != 0 and "unreadable: accounts.ExchangeAccount.api_key" in result.stderr
     assert list(ExchangeAccount.objects.filter(pk=account.pk).values_list("api_secret", flat=True)) == list(raw_before)
     assert Route.objects.count() == 0
+
+
+def test_rotating_secret_key_loses_no_stored_key(trader):
+    """Row 18 of the reliability table: exchange keys are under FERNET_KEYS, never SECRET_KEY."""
+    account = ExchangeAccount(owner=trader, label="kept")
+    account.set_credentials("key", TRADER_SECRET)
+    account.save()
+    env = stack_env(database_url(), "http://127.0.0.1:9", SECRET_KEY="a-completely-different-secret-key-" + "x" * 30)
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", READ_ALL],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "READ 1 1 0 0" in out.stdout, out.stdout + out.stderr
