@@ -33,6 +33,13 @@ _ids = iter(range(1_000_000))
 
 
 @pytest.fixture
+def transport() -> str:
+    """A paper account ignores its transport (it never touches a private API): one run is enough, except where the
+    transport is the point (an account switched to paper, below, runs on both)."""
+    return "rest"
+
+
+@pytest.fixture
 def paper_url(fake: Any, exchange_url: str, settings: Any) -> str:
     settings.PAPER_MARK_TTL_SECONDS = 0.0  # each step sees the mark the test just set
     settings.BILLING_ENABLED = True
@@ -180,6 +187,7 @@ def test_no_mark_no_paper_order(client, trader, paper, fake):
     assert paper_exchange(paper).positions() == []
 
 
+@pytest.mark.parametrize("transport", ["rest", "uws"])
 def test_an_exchange_account_switched_to_paper_never_reaches_the_live_account(client, trader, account, paper_url, fake):
     """Issue 7 item 5: an account whose mode is paper trades its own paper book, created on first use, even though
     a working live key is stored on it."""
@@ -194,3 +202,5 @@ def test_an_exchange_account_switched_to_paper_never_reaches_the_live_account(cl
     reconcile.run()
     assert private_calls(fake.all_calls()) == {}
     assert fake.position(TRADER_KEY, SYMBOL) == 0
+    if fake.uws is not None:  # the account's Unified WebSocket key was never used either
+        assert fake.uws.connections_opened == 0 and not fake.uws.spot.tokens
