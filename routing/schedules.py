@@ -9,6 +9,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 RECONCILE_SCHEDULE = "orderrail-reconcile"
 RETENTION_SCHEDULE = "orderrail-prune-rejections"
+PAPER_STOPS_SCHEDULE = "orderrail-paper-stops"
 _started = threading.Event()
 
 
@@ -44,6 +45,21 @@ def ensure_retention_schedule() -> None:
         )
 
 
+def ensure_paper_stops_schedule() -> None:
+    """Every minute, resting paper stops fire if the mark crossed them (exchanges/paper/tasks.py). A duplicate from
+    racing first starts only applies the marks twice, which changes nothing the first did not."""
+    from django_q.models import Schedule
+
+    if not Schedule.objects.filter(name=PAPER_STOPS_SCHEDULE).exists():
+        Schedule.objects.create(
+            name=PAPER_STOPS_SCHEDULE,
+            func="exchanges.paper.tasks.trigger_stops",
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
+            repeats=-1,
+        )
+
+
 def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> None:
     # post_spawn fires once per spawned worker process; one reconcile per process start is plenty.
     if _started.is_set():
@@ -64,3 +80,7 @@ def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> N
         ensure_retention_schedule()
     except Exception:
         logger.exception("could not ensure the rejection-retention schedule")
+    try:
+        ensure_paper_stops_schedule()
+    except Exception:
+        logger.exception("could not ensure the paper-stops schedule")

@@ -16,6 +16,7 @@ from audit.models import Alert, Attention, Decision, Fill, LedgerEntry, Order
 from audit.order_states import OrderState
 from audit.reasons import Reason
 from billing.models import LiveAccess
+from exchanges.base import OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.connect import paper_exchange
 from exchanges.paper.models import PaperAccount
 from exchanges.paper.service import create_paper_account
@@ -204,3 +205,46 @@ def test_an_exchange_account_switched_to_paper_never_reaches_the_live_account(cl
     assert fake.position(TRADER_KEY, SYMBOL) == 0
     if fake.uws is not None:  # the account's Unified WebSocket key was never used either
         assert fake.uws.connections_opened == 0 and not fake.uws.spot.tokens
+
+
+def test_paper_stops_are_triggered_by_a_django_q2_schedule(trader, paper, fake):
+    from django_q.models import Schedule
+    from django_q.tasks import async_task
+
+    from routing import schedules
+
+    schedules.ensure_paper_stops_schedule()
+    schedules.ensure_paper_stops_schedule()
+    (schedule,) = Schedule.objects.filter(name=schedules.PAPER_STOPS_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
+        "exchanges.paper.tasks.trigger_stops",
+        Schedule.MINUTES,
+        1,
+    )
+    book = paper_exchange(paper)
+    book.place_order(
+        OrderRequest(
+            symbol=SYMBOL, side=Side.BUY, size=Decimal("0.1"), order_type=OrderType.MARKET, client_order_id="b0"
+        )
+    )
+    book.place_order(
+        OrderRequest(
+            symbol=SYMBOL,
+            side=Side.SELL,
+            size=Decimal("0.1"),
+            order_type=OrderType.STOP,
+            client_order_id="s",
+            stop_price=Decimal(57000),
+            trigger_signal=TriggerSignal.MARK,
+            reduce_only=True,
+        )
+    )
+    fake.set_mark(SYMBOL, Decimal(56500))
+    # The scheduled function runs as a django-q2 task (through the broker and the signed package, as qcluster does)
+    # and, with nothing else touching the account, fires the stop.
+    assert PaperAccount.objects.get(pk=paper.pk).live_orders == 1
+    async_task(schedule.func)
+    assert run_queued_tasks() == 1
+    assert PaperAccount.objects.get(pk=paper.pk).live_orders == 0
+    assert book.find_order("s").filled_size == Decimal("0.1")
+    assert book.positions() == []
