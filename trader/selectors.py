@@ -165,6 +165,10 @@ class Totals:
     fees_30d: Decimal
     pnl_30d: Decimal
 
+    @property
+    def net_30d(self) -> Decimal:
+        return self.pnl_30d - self.fees_30d
+
 
 def totals(user: User, now: datetime) -> Totals:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -152,16 +152,16 @@ def fire_and_watch(page, s, camera: Camera, url: str, message: str, *, position:
     answer = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=5)
     assert answer.status_code == 202, answer.text
     alert_id = answer.json()["alert"]
-    page.goto(s.web + "/alerts/")
-    wait_for_text(page, "Order sent")
-    camera.shot(page, f"{tag}-alerts")
     page.goto(s.web + f"/alerts/{alert_id}/")
+    wait_for_text(page, "Order sent")
     wait_for_text(page, "Fill: buy")
     # Fees arrive with the exchange's account log, which reconciliation reads every minute; run it once now.
     subprocess.run([sys.executable, "manage.py", "reconcile"], env=s.env, check=True, capture_output=True, timeout=60)
     wait_for_text(page, 'class="fill-fee"')
     wait_for_text(page, "Worst-case stop: sell")
     camera.shot(page, f"{tag}-timeline")
+    page.goto(s.web + "/alerts/")
+    camera.shot(page, f"{tag}-alerts")
     return alert_id
 
 
