@@ -135,7 +135,24 @@ Send an alert (TradingView would send this when your strategy goes long 0.1 XBT)
 
 Then open the admin: Audit → Decisions shows why it was sent (every check, the snapshot), Orders its history,
 and {f"http://127.0.0.1:{FAKE_PORT}/_fake/state"} the order on the fake exchange. Send the same curl again:
-it is answered as a duplicate. Change "time" to now and "position" to 0 to close. Ctrl-C stops everything.
+it is answered as a duplicate. Change "time" to now and "position" to 0 to close.
+
+Try it as a new trader, to a working paper route in about two minutes:
+  1. Open http://127.0.0.1:{PORT}/ → "Create account" (any e-mail address, a 10+ character password).
+  2. The verification e-mail is printed in this terminal (development uses the console e-mail backend): open the
+     http://127.0.0.1:{PORT}/accounts/confirm-email/… link in it and press "Confirm".
+  3. Dashboard → "Start with a paper account" (free, no key; fills at the fake's mark prices).
+  4. "Create a route on this account": pick PF_XBTUSD, keep the defaults, "Create route". Copy the message shown
+     (it holds the route's secret, shown once) and the webhook URL.
+  5. Fire it as TradingView would - replace the {{{{…}}}} placeholders, e.g. position 0.01, market_position long,
+     the time now, ticker only if you set a TradingView ticker - and POST it to the webhook URL with curl.
+     The alert, its checks, order, fill and worst-case stop appear under Alerts within a second.
+  A live route on the fake: Exchange → "Connect a Kraken Futures key" with the fake's demo key
+  {demo.DEMO_API_KEY} and secret {demo.DEMO_API_SECRET}
+  (the fake's own, not a real Kraken key; the demo route trades PF_XBTUSD on it, so pick PF_ETHUSD).
+  Two-factor authentication is under Account.
+
+Ctrl-C stops everything.
 """  # type: ignore[attr-defined]
     )
 
