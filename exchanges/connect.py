@@ -88,6 +88,9 @@ def _unified_websocket(account: ExchangeAccount) -> Exchange:
                 open_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
                 ready_timeout=settings.KRAKEN_UWS_READY_TIMEOUT,
                 ack_timeout=settings.KRAKEN_UWS_ACK_TIMEOUT,
+                # An intent left unanswered may land until its deadline; "no trace" must not be read (and the order
+                # re-sent) before then, so the deadline ends inside the lookup window.
+                deadline_seconds=max(0.5, settings.ORDER_LOOKUP_WINDOW_SECONDS - settings.KRAKEN_UWS_ACK_TIMEOUT - 1.0),
             )
             _cache[cache_key] = exchange
     from routing.breaker import GuardedExchange

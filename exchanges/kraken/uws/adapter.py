@@ -289,6 +289,7 @@ class KrakenUnifiedWebSocket:
         ready_timeout: float = 5.0,
         ack_timeout: float = 5.0,
         fill_wait: float = 1.0,
+        deadline_seconds: float = A.ORDER_DEADLINE_SECONDS,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -298,6 +299,8 @@ class KrakenUnifiedWebSocket:
         self.ready_timeout = ready_timeout
         self.ack_timeout = ack_timeout
         self.fill_wait = fill_wait
+        # Never beyond the assumed venue maximum; never below its minimum (0.5 s, Spot v2).
+        self.deadline_seconds = min(max(deadline_seconds, 0.5), A.ORDER_DEADLINE_SECONDS)
         self.feed = AccountFeed(private_url, self.keys, open_timeout=open_timeout, clock=self._clock)
 
     def __repr__(self) -> str:
@@ -422,7 +425,7 @@ class KrakenUnifiedWebSocket:
             raise OrderRejected(
                 errors.LATE, f"refused before sending: its deadline {process_before.isoformat()} has passed"
             )
-        ours = now + timedelta(seconds=A.ORDER_DEADLINE_SECONDS)
+        ours = now + timedelta(seconds=self.deadline_seconds)
         return min(ours, process_before) if process_before is not None else ours
 
     def _place(self, request: OrderRequest, *, validate: bool) -> OrderAck:
