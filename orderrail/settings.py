@@ -278,15 +278,20 @@ CONTENT_SECURITY_POLICY = env.str(
 
 # Apps and middleware of this block, added here rather than in the lists above so they read as one piece:
 # /healthz answers first (before the HTTPS redirect and the Host check, so a load balancer can probe over plain
-# HTTP by IP); the client IP is settled before anything reads it; whitenoise serves /static/ right after
+# HTTP by IP); the client IP is settled before anything reads it; password-hashing POSTs are bounded per process
+# (ops.login_gate: LOGIN_CONCURRENCY at a time, under PASSWORD_POST_PREFIXES); whitenoise serves /static/ right after
 # SecurityMiddleware, as its documentation asks; the CSP header is set on every response.
 INSTALLED_APPS.append("ops")
 MIDDLEWARE.insert(0, "ops.healthz.HealthzMiddleware")
 MIDDLEWARE.insert(1, "ops.client_ip.ClientIPMiddleware")
+MIDDLEWARE.insert(2, "ops.login_gate.LoginConcurrencyMiddleware")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
 )
 MIDDLEWARE.append("ops.csp.ContentSecurityPolicyMiddleware")
+
+LOGIN_CONCURRENCY = env.int("LOGIN_CONCURRENCY", default=2)
+PASSWORD_POST_PREFIXES = ["/accounts/", "/admin/login/"]
 
 # Static files: collected (`manage.py collectstatic`) and served by the app itself through whitenoise, compressed
 # and with hashed names (cached forever by browsers) in production; straight from the apps while developing/testing.
