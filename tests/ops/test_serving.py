@@ -103,6 +103,8 @@ def test_five_slow_clients_do_not_hold_up_a_valid_alert(web, make_route):
     """Five connections announce a body and send it a byte every half second; a valid alert meanwhile is
     acknowledged well within TradingView's 3 s (gunicorn sync x4 took 14 s)."""
     route = make_route()
+    warm = requests.post(web + route.webhook_path, json=payload(position="0.1", id="warm-up"), timeout=10)
+    assert warm.status_code == 202  # the workers have loaded the app and opened their database connection
     u = urlsplit(web)
     stop = threading.Event()
     slow: list[socket.socket] = []
@@ -130,7 +132,7 @@ def test_five_slow_clients_do_not_hold_up_a_valid_alert(web, make_route):
             response = requests.post(web + route.webhook_path, json=payload(position="0.1", id=f"a{n}"), timeout=10)
             latencies.append(time.perf_counter() - started)
             assert response.status_code == 202
-        assert max(latencies) < 1.0, latencies
+        assert max(latencies) < 3.0, latencies  # TradingView's limit; typically tens of ms (a loaded CI box: ~1 s)
     finally:
         stop.set()
         for sock in slow:
