@@ -19,8 +19,10 @@ migrate: venv
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py createcachetable
 
+# exec: the launcher replaces the recipe's shell, so a SIGTERM or Ctrl-C that make passes to its child reaches the
+# launcher, which stops every process it started (a shell in between would die and leave them running).
 run: migrate
-	DEBUG=1 PORT=$(PORT) FAKE_PORT=$(FAKE_PORT) $(BIN)/python -m orderrail.devserver
+	exec env DEBUG=1 PORT=$(PORT) FAKE_PORT=$(FAKE_PORT) $(BIN)/python -m orderrail.devserver
 
 test: venv
 	$(BIN)/ruff check .
@@ -32,4 +34,4 @@ lint: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) db.sqlite3 .data .pytest_cache

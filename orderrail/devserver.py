@@ -1,10 +1,21 @@
 """`make run`: the fake Kraken, the django-q2 worker and the web server, in the foreground, on SQLite.
 
-Ctrl-C stops all three. Prints where everything is and a ready curl command that sends a valid alert.
+Prints where everything is and a ready curl command that sends a valid alert. Stopping:
+
+* Ctrl-C (SIGINT), SIGTERM or SIGHUP to this launcher - or to `make run`, whose recipe `exec`s it so that make's
+  signal reaches it - stops all three children, each with its whole process group: the web server and the worker
+  first (the worker finishes the task in hand: `manage.py worker`, orderrail/cluster.py), the fake exchange last;
+  then it exits. A child still running after ``STOP_TIMEOUT`` seconds is killed, and that is reported.
+* The handlers only set a flag; the launcher acts on it in its own loop, so a signal can never interrupt it half-way
+  through starting a child (a child started but not yet recorded would outlive it, holding its port).
+
+The fake keeps its exchange in ``$ORDERRAIL_DATA_DIR/fake-kraken.json`` (default ``.data/``, git-ignored): a
+restart with a position open finds the same position, so the demo route's books still agree with the exchange.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,13 +23,72 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
+ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("PORT", "8000"))
 FAKE_PORT = int(os.environ.get("FAKE_PORT", "8765"))
 # ORDERRAIL_TRANSPORT=uws: the demo account trades over the (fake) Kraken Unified WebSocket on UWS_PORT.
 TRANSPORT = os.environ.get("ORDERRAIL_TRANSPORT", "rest")
 UWS_PORT = int(os.environ.get("UWS_PORT", str(FAKE_PORT + 1)))
+DATA_DIR = Path(os.environ.get("ORDERRAIL_DATA_DIR") or ROOT / ".data")
+FAKE_STATE_FILE = DATA_DIR / "fake-kraken.json"
+# A child gets this long after SIGTERM before it is killed; the worker needs its grace (below) plus a margin.
+STOP_TIMEOUT = 10.0
+# The worker's grace under make run: short, so Ctrl-C is done within ~3 s even with an alert in flight.
+WORKER_GRACE = os.environ.get("WORKER_STOP_GRACE_SECONDS", "2")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Launcher:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: dict[str, subprocess.Popen[str]] = {}
+        self.stopping = threading.Event()
+        self.signal_name = ""
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        self.signal_name = self.signal_name or signal.Signals(signum).name
+        self.stopping.set()
+
+    def start(self, name: str, args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        # Its own session and process group: a terminal's Ctrl-C reaches only this launcher, which then stops each
+        # child together with everything it forked (the worker's sentinel, pusher, monitor and workers).
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, text=True, start_new_session=True, **kwargs)
+        self.children[name] = proc
+        return proc
+
+    def wait(self, proc: subprocess.Popen[str]) -> int | None:
+        """Wait for a short-lived child (seed_demo) unless a stop is asked for meanwhile."""
+        while proc.poll() is None and not self.stopping.wait(0.1):
+            pass
+        return proc.poll()
+
+    def stop_all(self) -> bool:
+        """Stop the children, the exchange last: the web server and the worker first (together), so that the task
+        the worker finishes still reaches a live exchange, then the fake. Each gets SIGTERM to its group and is
+        killed if still running ``STOP_TIMEOUT`` seconds after the stop began. True if none had to be killed."""
+        begun = time.monotonic()
+        last = [name for name in self.children if name == "fake kraken"]
+        clean = True
+        for phase in ([name for name in self.children if name not in last], last):
+            for name in phase:
+                if self.children[name].poll() is None:
+                    _signal_group(self.children[name], signal.SIGTERM)
+            for name in phase:
+                proc = self.children[name]
+                try:
+                    code = proc.wait(timeout=max(0.1, STOP_TIMEOUT - (time.monotonic() - begun)))
+                    print(f"  {name} stopped (exit {code}) after {time.monotonic() - begun:.1f} s")
+                except subprocess.TimeoutExpired:
+                    clean = False
+                    _signal_group(proc, signal.SIGKILL)
+                    proc.wait()
+                    print(f"  {name} did not stop within {STOP_TIMEOUT:.0f} s: SIGKILLed", file=sys.stderr)
+                # Whatever the child left in its group (a grandchild that outlived it) goes with it.
+                _signal_group(proc, signal.SIGKILL)
+        return clean
 
 
 def main() -> int:
@@ -32,32 +102,17 @@ def main() -> int:
         "KRAKEN_UWS_PRIVATE_URL": f"ws://127.0.0.1:{UWS_PORT}/v2/private",
         "KRAKEN_UWS_PUBLIC_URL": f"ws://127.0.0.1:{UWS_PORT}/v2/public",
         "ORDERRAIL_TRANSPORT": TRANSPORT,
+        "WORKER_STOP_GRACE_SECONDS": WORKER_GRACE,
         "PYTHONUNBUFFERED": "1",
     }
     manage = [sys.executable, "manage.py"]
-    procs: list[subprocess.Popen[str]] = []
-
-    def stop_all(*_: object) -> None:
-        # Once stopping, further signals must not interrupt the stop itself.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # the whole group: qcluster's worker processes too
-                proc.wait()
-
-    def terminate(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM (a supervisor, `timeout`) stops the three children like Ctrl-C does
-
-    signal.signal(signal.SIGTERM, terminate)
+    launcher = Launcher(env)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, launcher.on_signal)
+    status = 0
     try:
-        fake = subprocess.Popen(
+        fake = launcher.start(
+            "fake kraken",
             [
                 *manage,
                 "fake_kraken",
@@ -74,37 +129,50 @@ def main() -> int:
                 demo.DEMO_WS_API_KEY,
                 "--spot-secret",
                 demo.DEMO_WS_API_SECRET,
+                "--state-file",
+                str(FAKE_STATE_FILE),
             ],
-            env=env,
             stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
         )
-        procs.append(fake)
         line = fake.stdout.readline() if fake.stdout else ""
         if "listening" not in line:
             print(f"fake kraken did not start: {line!r}", file=sys.stderr)
-            stop_all()
             return 1
-        print(line.strip())
+        print(line.strip(), f"(its state: {FAKE_STATE_FILE})")
         # Keep draining its output, so a chatty fake can never block on a full pipe.
         threading.Thread(target=_relay, args=(fake.stdout,), daemon=True).start()
-        subprocess.run([*manage, "seed_demo"], env=env, check=True)
-        # Own process groups: Ctrl-C reaches us once, and we stop each child with its whole family.
-        procs.append(subprocess.Popen([*manage, "qcluster"], env=env, start_new_session=True))
-        procs.append(
-            subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"], env=env, start_new_session=True)
-        )
-        time.sleep(2)
-        _print_next_steps(demo)
-        while all(proc.poll() is None for proc in procs):
-            time.sleep(0.5)
-        print("a process exited; stopping the others", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nstopping web server, worker and fake kraken…")
+        if launcher.stopping.is_set():
+            return 0
+        seeded = launcher.wait(launcher.start("seed_demo", [*manage, "seed_demo"]))
+        launcher.children.pop("seed_demo")
+        if launcher.stopping.is_set():
+            return 0
+        if seeded != 0:
+            print(f"seed_demo failed (exit {seeded})", file=sys.stderr)
+            return 1
+        launcher.start("worker", [*manage, "worker"])
+        launcher.start("web server", [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"])
+        if not launcher.stopping.wait(2):
+            _print_next_steps(demo)
+        while not launcher.stopping.wait(0.2):
+            exited = [name for name, proc in launcher.children.items() if proc.poll() is not None]
+            if exited:
+                print(f"{', '.join(exited)} exited; stopping the others", file=sys.stderr)
+                status = 1
+                break
     finally:
-        stop_all()
-    return 0
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)  # once stopping, nothing may interrupt the stop
+        if launcher.signal_name:
+            print(f"\n{launcher.signal_name}: stopping web server, worker and fake kraken…")
+        if not launcher.stop_all():
+            status = status or 1
+    return status
+
+
+def _signal_group(proc: subprocess.Popen[str], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is already empty
+        os.killpg(proc.pid, signum)  # the child leads its own group (start_new_session)
 
 
 def _relay(stream: IO[str] | None) -> None:
@@ -152,7 +220,8 @@ Try it as a new trader, to a working paper route in about two minutes:
   (the fake's own, not a real Kraken key; the demo route trades PF_XBTUSD on it, so pick PF_ETHUSD).
   Two-factor authentication is under Account.
 
-Ctrl-C stops everything.
+Ctrl-C stops everything. The fake exchange is kept in {FAKE_STATE_FILE},
+so the next `make run` finds the same positions and orders.
 """  # type: ignore[attr-defined]
     )
 
@@ -163,4 +232,9 @@ if __name__ == "__main__":
     import django
 
     django.setup()
-    sys.exit(main())
+    code = main()
+    # Everything is stopped. Tearing down the interpreter's loaded modules takes about a second here and does
+    # nothing of use: flush and leave, so Ctrl-C returns the prompt at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

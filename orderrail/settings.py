@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "audit",
     "billing",
     "trader",
+    "orderrail",  # the project's own commands: `manage.py worker`
 ]
 # "Or continue with": social providers are off unless named here (allauth provider ids, e.g. "google,github"),
 # each with SOCIAL_<ID>_CLIENT_ID and SOCIAL_<ID>_SECRET in the environment.
@@ -247,6 +248,10 @@ Q_CLUSTER = {
     "bulk": env.int("Q_BULK", default=4),
     "sync": env.bool("Q_SYNC", default=False),
 }
+
+# `manage.py worker` (orderrail/cluster.py): on SIGTERM a worker finishes the task in hand for at most this long,
+# then is killed (the task is recovered: the order looked up, the alert re-driven by the sweeper).
+WORKER_STOP_GRACE_SECONDS = env.float("WORKER_STOP_GRACE_SECONDS", default=4.0)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True

@@ -1,4 +1,4 @@
-"""The real stack as separate processes: the fake Kraken, gunicorn, and the django-q2 worker (`qcluster`).
+"""The real stack as separate processes: the fake Kraken, gunicorn, and the django-q2 worker (`manage.py worker`).
 
 Used by the end-to-end tests (against the test database) and by bench/ (against a database of its own)."""
 
@@ -130,7 +130,42 @@ def start_web(
 
 
 def start_worker(procs: Processes, env: dict[str, str], log: Path | None = None) -> None:
-    procs.start("worker", [sys.executable, "manage.py", "qcluster"], env, log)
+    """`manage.py worker`: the django-q2 cluster, stopped cleanly by SIGTERM to its group (orderrail/cluster.py)."""
+    procs.start("worker", [sys.executable, "manage.py", "worker"], env, log)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group, from /proc."""
+    return [pid for pid, (state, _ppid, group) in _processes().items() if group == pgid and state != "Z"]
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a zombie has exited; its parent has just not reaped it yet)."""
+    running = _processes()
+    return [pid for pid in pids if pid in running and running[pid][0] != "Z"]
+
+
+def port_free(port: int) -> bool:
+    """Nothing listens on it: a server could bind it now (connections in TIME_WAIT do not count, as for servers)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _processes() -> dict[int, tuple[str, int, int]]:
+    """pid -> (state, parent pid, process group), from /proc."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[int(entry.name)] = (fields[0], int(fields[1]), int(fields[2]))
+    return found
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Runs queued django-q2 tasks in the test process, through django-q's own broker and signed packages.
 
 This is the same path `qcluster` takes (dequeue → unpack → call → acknowledge) minus the process pool, so a test
-proves the webhook really enqueued a runnable task. Tests that need the real worker process start `qcluster`
+proves the webhook really enqueued a runnable task. Tests that need the real worker process start `manage.py worker`
 (see tests/stack.py)."""
 
 from __future__ import annotations
