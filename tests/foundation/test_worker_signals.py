@@ -7,6 +7,7 @@ group against the test database and the fake Kraken (its own process); the signa
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from django.test import Client
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from accounts.models import ExchangeAccount, User
 from audit.models import Alert, Decision, Order
 from audit.order_states import OrderState
 from routing.models import Route
@@ -208,18 +210,23 @@ def test_a_task_outlasting_the_grace_is_killed_and_recovered_by_the_next_worker(
 
 
 def test_queued_tasks_a_stopping_worker_had_taken_are_handed_back(
-    worker: Worker, make_route: Callable[..., Route]
+    worker: Worker, make_route: Callable[..., Route], trader: User
 ) -> None:
-    """Both workers busy (two routes, each order held 2 s by the exchange), more alerts queued behind them: the
-    stop finishes the two in hand and hands the rest back to the queue at once; the next worker decides them."""
+    """Both workers busy (two routes, each order held 2 s by the exchange), another alert queued behind them: the
+    stop finishes the two in hand and hands the queued one back to the queue at once; the next worker decides it.
+    One exchange account (API key) per route, as traders have: two workers signing with one key while the exchange
+    holds a request 2 s would trip Kraken's nonce window, which is not what this test is about."""
     routes = [
-        make_route(sizing_mode="target", name=f"r{i}", symbol=s) for i, s in enumerate(["PF_XBTUSD", "PF_ETHUSD"])
+        make_route(
+            sizing_mode="target", name=f"r{i}", symbol=symbol, exchange_account=funded_account(worker, trader, i)
+        )
+        for i, symbol in enumerate(["PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD"])
     ]
     worker.start()
     fault(worker.kraken, endpoint="sendorder", kind="latency", seconds=2, count=2)
-    first = [send_alert(route) for route in routes]
+    first = [send_alert(route) for route in routes[:2]]
     wait_until(lambda: stack.fake_calls(worker.kraken, "sendorder") == 2, "both workers busy on the exchange")
-    queued = [send_alert(make_route(sizing_mode="target", name="r3", symbol="PF_SOLUSD"))]
+    queued = [send_alert(routes[2])]
     time.sleep(0.5)  # the pusher takes the queued alert into its in-memory queue
     gone, code = worker.terminate_group()
     print(f"two alerts in hand, one queued: every process gone {gone:.2f} s after SIGTERM")
@@ -227,6 +234,19 @@ def test_queued_tasks_a_stopping_worker_had_taken_are_handed_back(
     decided = {d.alert_id: (d.reason, d.message) for d in Decision.objects.filter(alert_id__in=first)}
     assert sorted(decided) == sorted(first) and all(r == "order_sent" for r, _ in decided.values()), decided
     assert not Decision.objects.filter(alert_id__in=queued).exists()
+    assert "1 queued task(s) released" in worker.logs.joinpath(f"worker-{worker.starts}.log").read_text()
     worker.start()
     wait_until(lambda: Decision.objects.filter(alert_id__in=queued).count() == 1, "the queued alert decided", 20)
     assert len(exchange_entries(worker.kraken)) == 3
+
+
+def funded_account(worker: Worker, owner: User, n: int) -> ExchangeAccount:
+    """An exchange account with a key of its own, on the fake too."""
+    key, secret = f"worker-test-key-{n}", base64.b64encode(f"worker-test-secret-{n}".encode() * 3).decode()
+    requests.post(
+        f"{worker.kraken}/_fake/accounts", json={"key": key, "secret": secret, "collateral": "100000"}, timeout=5
+    ).raise_for_status()
+    account = ExchangeAccount(owner=owner, label=f"Sub-account {n}", mode=ExchangeAccount.Mode.LIVE)
+    account.set_credentials(key, secret)
+    account.save()
+    return account
