@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
 
@@ -11,8 +12,10 @@ from routing.protection import LIVE_STOP_STATES
 
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin):
-    """Routes are created here for now (the trader pages come later). The secret is set by `create_route` and
-    shown once; here only its hash and an encrypted copy (for scrubbing rejections) exist, neither displayed."""
+    """Routes are created by their traders on the route pages (or `manage.py create_route`), which set the secret
+    and show it once; the admin never creates one (a route saved here would have no secret and could never receive
+    an alert) and never sees or changes a secret: only its hash and an encrypted copy (for scrubbing rejections)
+    exist, neither displayed."""
 
     list_display = (
         "name",
@@ -30,6 +33,9 @@ class RouteAdmin(admin.ModelAdmin):
     exclude = ("secret_hash",)
     readonly_fields = ("webhook", "worst_case_stop")
     raw_id_fields = ("owner", "exchange_account")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     @admin.display(description="webhook path")
     def webhook(self, obj: Route) -> str:

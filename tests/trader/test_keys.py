@@ -179,3 +179,19 @@ def test_manage_py_connect_exchange_refuses_a_withdrawing_key(user, kraken, monk
     assert ExchangeAccount.objects.count() == 0
     with pytest.raises(CommandError, match="no user"):
         call_command("connect_exchange", "--owner", "nobody@example.com")
+
+
+def test_manage_py_create_route_refuses_an_unknown_account_or_symbol(user, kraken) -> None:
+    account = keys.connect_account(
+        owner=user, label="M", api_key=TRADER_KEY, api_secret=TRADER_SECRET, now=timezone.now()
+    )
+    base = ["create_route", "--owner", user.email, "--name", "R"]
+    with pytest.raises(CommandError, match="has no exchange account 999"):
+        call_command(*base, "--account", "999", "--symbol", "PF_XBTUSD")
+    with pytest.raises(CommandError, match="PF_NOPEUSD is not listed"):
+        call_command(*base, "--account", str(account.pk), "--symbol", "PF_NOPEUSD")
+    out = io.StringIO()
+    call_command(*base, "--account", str(account.pk), "--symbol", "pf_xbtusd", stdout=out)
+    from routing.models import Route
+
+    assert Route.objects.get(name="R").symbol == "PF_XBTUSD" and "shown once" in out.getvalue()

@@ -132,3 +132,13 @@ def test_admin_login_goes_through_allauth(client: Client) -> None:
 def test_a_trader_without_staff_rights_gets_403_from_the_admin(traders: tuple[Trader, Trader]) -> None:
     a, _ = traders
     assert a.client.get("/admin/login/").status_code == 403
+
+
+def test_the_admin_never_creates_a_route_without_a_secret(db: None) -> None:
+    from accounts.models import User
+
+    staff = User.objects.create_superuser(username="root", email="root@example.com", password="x" * 12)
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/routing/route/add/").status_code == 403
+    assert client.get("/admin/routing/route/").status_code == 200

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import ExchangeAccount, User
+from routing import instruments
 from routing.models import Route
 
 LIMITS = ("max_order_size", "max_position", "max_notional", "max_leverage", "daily_loss_limit", "price_deviation_pct")
@@ -37,11 +38,22 @@ class Command(BaseCommand):
         if owner is None:
             raise CommandError("no such user")
         account = ExchangeAccount.objects.filter(pk=o["account"], owner=owner).first() if o["account"] else None
+        if o["account"] and account is None:
+            raise CommandError(f"{owner.email} has no exchange account {o['account']}")
+        symbol = str(o["symbol"])
+        if account is not None:
+            # The same check as the route pages: the exchange lists it and it is a supported (linear USD) contract.
+            try:
+                symbol = instruments.check_symbol(account, symbol)
+            except instruments.InstrumentsUnavailable as exc:
+                raise CommandError(str(exc)) from None
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
         route = Route(
             owner=owner,
             exchange_account=account,
             name=o["name"],
-            symbol=str(o["symbol"]).upper(),
+            symbol=symbol.upper(),
             tv_alias=o["alias"],
             sizing_mode=o["sizing"],
             multiplier=o["multiplier"],
