@@ -132,6 +132,8 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mand
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a link scanner opening the mail must not verify the address; a button does
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# A session ends when the browser closes: no "remember me" on an account that can place orders.
+ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "OrderRail: "
 # Login and sign-up are throttled in the cache every process shares (see CACHES): per IP and per e-mail address.
 ACCOUNT_RATE_LIMITS = {

@@ -85,26 +85,30 @@ def has_decision(alert: Alert) -> bool:
 
 
 def positions_by_route(routes: list[Route]) -> dict[int, Decimal]:
-    """Each route's position as our own orders' fills imply it (one query), re-based where a person acknowledged
-    drift: the exchange's position at that moment plus our fills after it."""
-    ids = [r.pk for r in routes]
-    baselines = {r.pk: r.engine for r in routes if _engine(r) is not None and r.engine.baseline_at is not None}
-    totals: dict[int, Decimal] = dict.fromkeys(ids, Decimal(0))
+    """Each route's position as our own orders' fills imply it, re-based where a person acknowledged drift: the
+    exchange's position at that moment plus our fills after it. One grouped query for the routes without a
+    baseline, one each for the (rare) routes with one."""
+    totals: dict[int, Decimal] = {r.pk: Decimal(0) for r in routes}
+    plain_ids = []
+    for route in routes:
+        state = _engine(route)
+        if state is None or state.baseline_at is None:
+            plain_ids.append(route.pk)
+            continue
+        later = Fill.objects.filter(order__route_id=route.pk, filled_at__gt=state.baseline_at)
+        totals[route.pk] = (state.baseline_position or Decimal(0)) + _signed_sum(
+            later.values("side").annotate(total=Sum("size"))
+        )
     rows = (
-        Fill.objects.filter(order__route_id__in=ids)
-        .values("order__route_id", "side", "filled_at")
-        .annotate(total=Sum("size"))
+        Fill.objects.filter(order__route_id__in=plain_ids).values("order__route_id", "side").annotate(total=Sum("size"))
     )
     for row in rows:
-        route_id = row["order__route_id"]
-        state = baselines.get(route_id)
-        if state is not None and row["filled_at"] <= state.baseline_at:
-            continue
-        size = row["total"] or Decimal(0)
-        totals[route_id] += size if row["side"] == "buy" else -size
-    for route_id, state in baselines.items():
-        totals[route_id] += state.baseline_position or Decimal(0)
+        totals[row["order__route_id"]] += _signed_sum([row])
     return totals
+
+
+def _signed_sum(rows: Any) -> Decimal:
+    return sum(((row["total"] or Decimal(0)) * (1 if row["side"] == "buy" else -1) for row in rows), Decimal(0))
 
 
 def _engine(route: Route) -> Any:

@@ -155,3 +155,16 @@ def test_performance_page_shows_totals_from_the_account_log(traders) -> None:
     )
     html = a.client.get(reverse("performance")).content.decode()
     assert "10.50" in html and "12.00" in html and "<svg" in html
+
+
+def test_positions_follow_fills_and_a_drift_baseline(traders) -> None:
+    from routing.models import RouteState
+    from trader.selectors import positions_by_route
+
+    a, b = traders
+    routes = [a.route, b.route]
+    assert positions_by_route(routes) == {a.route.pk: Decimal("0.01"), b.route.pk: Decimal("0.01")}
+    # A person re-based Alice's route on the exchange's 0.5 after the fill: later fills only add to that.
+    RouteState.objects.filter(route=a.route).update(baseline_position=Decimal("0.5"), baseline_at=timezone.now())
+    a.route.refresh_from_db()
+    assert positions_by_route([a.route, b.route])[a.route.pk] == Decimal("0.5")
