@@ -180,14 +180,35 @@ def running() -> Iterator[Processes]:
 # -- helpers for the crash-recovery tests (tests/routing/test_crash_recovery.py) ---------------------------------
 
 
-def start_fake(procs: Processes, key: str, secret: str, *, collateral: str = "100000", log: Path | None = None) -> str:
-    """The fake Kraken as its own process (`manage.py fake_kraken`), with one account; returns its base URL."""
+def start_fake(
+    procs: Processes,
+    key: str,
+    secret: str,
+    *,
+    collateral: str = "100000",
+    log: Path | None = None,
+    uws: tuple[int, str, str] | None = None,
+) -> str:
+    """The fake Kraken as its own process (`manage.py fake_kraken`), with one account; returns its base URL.
+
+    ``uws=(port, kraken_key, kraken_secret)`` also serves the Unified WebSocket there, with the account's Kraken key."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "manage.py", "fake_kraken", "--port", str(port), "--key", key, "--secret", secret]
+    if uws is not None:
+        args += ["--uws-port", str(uws[0]), "--spot-key", uws[1], "--spot-secret", uws[2]]
     procs.start("fake", [*args, "--collateral", collateral], stack_env(database_url(), url), log)
     wait_http(url + "/_fake/health")
     return url
+
+
+def uws_env(kraken_url: str, uws_port: int) -> dict[str, str]:
+    """The settings that point a stack at the fake's Unified WebSocket (accounts with transport ``uws``)."""
+    return {
+        "KRAKEN_SPOT_URL": kraken_url,
+        "KRAKEN_UWS_PRIVATE_URL": f"ws://127.0.0.1:{uws_port}/v2/private",
+        "KRAKEN_UWS_PUBLIC_URL": f"ws://127.0.0.1:{uws_port}/v2/public",
+    }
 
 
 def fake_calls(kraken_url: str, endpoint: str) -> int:

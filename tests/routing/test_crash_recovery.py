@@ -47,7 +47,7 @@ from routing import orders, schedules
 from routing.models import Route, RouteState
 from routing.reconcile import implied_position
 from tests import stack
-from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, payload
+from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, TRADER_WS_KEY, TRADER_WS_SECRET, payload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -70,6 +70,8 @@ TUNING = {
     "KRAKEN_CONNECT_TIMEOUT": "0.5",
     "KRAKEN_READ_TIMEOUT": "1",
 }
+
+UWS_TUNING = {"KRAKEN_UWS_ACK_TIMEOUT": "1", "KRAKEN_UWS_READY_TIMEOUT": "2"}
 
 # What the exchange says, in our words (the fake's engine states; an untriggered stop rests like a limit).
 ENGINE_TO_OURS = {
@@ -121,11 +123,16 @@ class Stack:
 
 
 @pytest.fixture
-def crash_stack(tmp_path: Path, settings: Any) -> Iterator[Stack]:
+def crash_stack(tmp_path: Path, settings: Any, transport: str) -> Iterator[Stack]:
+    """Parametrised by transport (tests/routing/conftest.py): on ``uws`` the account trades over the fake's Unified
+    WebSocket, the same engine its REST API (which the tests use to look and to seed) runs on."""
     procs = stack.Processes()
     try:
-        kraken = stack.start_fake(procs, TRADER_KEY, TRADER_SECRET, log=tmp_path / "fake.log")
-        env = stack.stack_env(stack.database_url(), kraken, **TUNING)
+        uws_port = stack.free_port()
+        uws = (uws_port, TRADER_WS_KEY, TRADER_WS_SECRET) if transport == "uws" else None
+        kraken = stack.start_fake(procs, TRADER_KEY, TRADER_SECRET, log=tmp_path / "fake.log", uws=uws)
+        extra = {**stack.uws_env(kraken, uws_port), **UWS_TUNING} if uws else {}
+        env = stack.stack_env(stack.database_url(), kraken, **TUNING, **extra)
         settings.KRAKEN_FUTURES_URL = kraken
         # A restart is never the service's first start: the periodic reconcile schedule already exists (created
         # here, once; what a racing first start leaves behind is the last test's subject).
@@ -457,8 +464,15 @@ def _request(fate: str, index: int, client_id: str) -> OrderRequest:
 
 
 def test_restart_with_fifty_mixed_in_flight_orders_resends_none_and_settles_all(
-    crash_stack: Stack, make_route: Callable[..., Route], record_property: Any
+    crash_stack: Stack, make_route: Callable[..., Route], record_property: Any, transport: str, request: Any
 ) -> None:
+    if transport == "uws":
+        # Known gap, kept visible: an order the exchange cancelled while no connection of ours was listening is in
+        # no executions snapshot (open orders + last 50 trades) and the Unified WebSocket has no history, so it
+        # cannot be told from one that never arrived: it stays open/unknown, or is re-sent once (refused as a
+        # duplicate client id by the fake). Needs the executions stream captured continuously (a gateway writing
+        # it to the database) or a history source after March 2027.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="UWS: orders cancelled while unobserved vanish"))
     s = crash_stack
     route = make_route(sizing_mode="target")
     describe = lambda: dump(s)  # noqa: E731
@@ -615,11 +629,15 @@ def test_a_restart_reconciles_at_once_even_with_the_duplicate_schedules_a_racing
 
 
 def test_an_alert_arriving_while_a_reconciliation_holds_the_route_lease_is_still_decided_at_once(
-    crash_stack: Stack, make_route: Callable[..., Route], tmp_path: Path
+    crash_stack: Stack, make_route: Callable[..., Route], tmp_path: Path, transport: str
 ) -> None:
     """The reconciliation takes the route's lease like the pipeline does; an alert's task that finds it taken
     returns at once. Whoever holds the lease must then decide what queued up behind it - not the sweeper, 30 s
     and more later."""
+    if transport == "uws":
+        # Its lever is a slow REST position read inside the lease; the Unified WebSocket reads positions from
+        # memory, so a reconciliation cannot be made to hold the lease this way (the hand-on itself is transport-free).
+        pytest.skip("needs a slow REST position read; the Unified WebSocket's is from memory")
     s = crash_stack
     route = make_route(sizing_mode="target")
     s.web = stack.start_web(s.procs, s.env, workers=2, log=tmp_path / "web.log")
