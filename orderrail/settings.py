@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.admin_mfa.AdminRequiresMFA",
 ]
 
 ROOT_URLCONF = "orderrail.urls"
@@ -157,6 +158,10 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_ADAPTER = "trader.auth.MFAAdapter"
 MFA_TOTP_ISSUER = "OrderRail"
+# Staff open the admin only with two-factor authentication on (accounts/admin_mfa.py); on unless developing.
+ADMIN_REQUIRE_MFA = env.bool(
+    "ADMIN_REQUIRE_MFA", default=not DEBUG and not env.bool("ORDERRAIL_TESTING", default=False)
+)
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 

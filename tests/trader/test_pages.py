@@ -142,3 +142,20 @@ def test_the_admin_never_creates_a_route_without_a_secret(db: None) -> None:
     client.force_login(staff)
     assert client.get("/admin/routing/route/add/").status_code == 403
     assert client.get("/admin/routing/route/").status_code == 200
+
+
+def test_staff_need_two_factor_authentication_for_the_admin(db: None, settings) -> None:
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from accounts.models import User
+
+    settings.ADMIN_REQUIRE_MFA = True
+    staff = User.objects.create_user(username="sue", email="sue@example.com", password="x" * 12, is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
+    TOTP.activate(staff, "JBSWY3DPEHPK3PXP")
+    assert client.get("/admin/").status_code == 200
+    # Traders' own pages are not affected.
+    assert client.get(reverse("dashboard")).status_code == 200
