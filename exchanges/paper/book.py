@@ -179,8 +179,8 @@ class PaperBook:
             committing = False
             try:
                 with transaction.atomic():
-                    now = self.clock()
                     row = self._row(lock=True)
+                    now = self.clock()  # after the lock: the moment the book acts (process_before is judged by it)
                     engine = load_engine(row)
                     needed = symbols_in_use(engine, row.uid) | wanted
                     if strict and needed and view is None:
@@ -288,9 +288,11 @@ def apply_market(
         ticker = view.tickers.get(symbol)
         mark = ticker.mark_price if ticker is not None else None
         if spec is None or ticker is None or mark is None or not (mark.is_finite() and mark > 0):
-            if strict and symbol in in_use:
+            # Listed but without a usable mark, or held: no price to act at. Not listed at all and only asked for
+            # (an order on it): the engine refuses it as an unknown market.
+            if strict and (symbol in in_use or spec is not None):
                 raise Unavailable(f"no mark price for {symbol}", venue_code="tickerNotFound")
-            continue  # a symbol only asked for (an order on it) is then refused by the engine as an unknown market
+            continue
         index = _positive(ticker.index_price)
         last = _positive(ticker.last_price)
         at = view.mark_time(symbol)

@@ -23,7 +23,9 @@ from exchanges.base import (
 from exchanges.connect import exchange_for, paper_exchange
 from exchanges.errors import AmbiguousOutcome, OrderRejected, Unavailable
 from exchanges.fake.server import FakeKraken
+from exchanges.paper import book as paper_book
 from exchanges.paper.adapter import PaperExchange
+from exchanges.paper.market import MarketView
 from exchanges.paper.models import PaperAccount, PaperFill, PaperLedgerRow, PaperOrder
 from exchanges.paper.tasks import trigger_stops
 from tests.venue_calls import private_calls, public_calls
@@ -406,3 +408,23 @@ def test_fills_and_ledger_since_are_windows(exchange):
     assert exchange.ledger_since(datetime.now(UTC) + timedelta(seconds=1)) == []
     with pytest.raises(Unavailable):
         exchange.fills_since(datetime(2026, 1, 1))  # naive: which zone would it be?
+
+
+def test_a_listed_market_without_a_mark_is_unavailable_not_unknown(exchange, paper):
+    """An order on a listed market whose ticker carries no mark cannot be priced: Unavailable (try again), never the
+    definitive "unknown market" an unlisted symbol gets."""
+    view = exchange.market.view()
+    unpriced = MarketView(
+        specs=view.specs,
+        tickers={s: t for s, t in view.tickers.items() if s != "PF_ETHUSD"},
+        fetched_at=view.fetched_at,
+    )
+    row = PaperAccount.objects.get(pk=paper.pk)
+    engine = paper_book.load_engine(row)
+    now = datetime.now(UTC)
+    with pytest.raises(Unavailable) as unavailable:
+        paper_book.apply_market(engine, row.uid, unpriced, now=now, strict=True, extra={"PF_ETHUSD"})
+    assert unavailable.value.venue_code == "tickerNotFound"
+    # An unlisted symbol is left for the engine to refuse as an unknown market.
+    assert paper_book.apply_market(engine, row.uid, unpriced, now=now, strict=True, extra={"PF_NOPEUSD"}) == []
+    assert "PF_NOPEUSD" not in engine.state.instruments
