@@ -113,7 +113,9 @@ class GracefulSentinel(Sentinel):
             if isinstance(self.broker, ORM) and task.get("ack_id") is not None:
                 # The ORM broker locks a taken task until now + retry; a lock in the past makes it takeable again.
                 self.broker.get_connection().filter(pk=task["ack_id"]).update(lock=timezone.now())
-            released += 1
+                released += 1
+            else:
+                log.warning("task %s not started; the broker hands it out again after its retry", task.get("name"))
 
 
 class GracefulCluster(Cluster):
@@ -173,6 +175,10 @@ class GracefulCluster(Cluster):
         setter.join(timeout=1.0)
         self.sentinel.join(timeout=grace + MARGIN)
         leftovers = descendants(os.getpid())
+        if os.getpgrp() == os.getpid():
+            # A sentinel that died left its pusher, monitor and workers to init: no longer our descendants, but
+            # still in the process group we lead. Nothing of ours may outlive us.
+            leftovers += [pid for pid in group_members(os.getpid()) if pid != os.getpid() and pid not in leftovers]
         if self.sentinel.is_alive() or leftovers:
             log.error("the cluster did not stop within %.1f s: killing %d process(es)", grace + MARGIN, len(leftovers))
             for pid in leftovers:
@@ -184,6 +190,19 @@ class GracefulCluster(Cluster):
 def _wait(done: Any, deadline: float) -> None:
     while not done() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of a process group (Linux /proc)."""
+    members = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
 
 
 def descendants(root: int) -> list[int]:

@@ -4,6 +4,7 @@ Used by the end-to-end tests (against the test database) and by bench/ (against 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -60,22 +61,26 @@ class Processes:
         return proc
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        # The whole group, even when its leader has already exited: what it started may still be running.
         proc = self.procs.pop(name)
-        if proc.poll() is None:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=20)
+        _signal_group(proc.pid, sig)
+        proc.wait(timeout=20)
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs[name]
+        for proc in self.procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                _signal_group(proc.pid, signal.SIGTERM)
         for name in list(self.procs):
-            try:
-                self.procs[name].wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.procs[name].pid, signal.SIGKILL)
-            self.procs.pop(name)
+            proc = self.procs.pop(name)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=15)
+            _signal_group(proc.pid, signal.SIGKILL)  # whatever is left of the group
+            proc.wait(timeout=20)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is empty
+        os.killpg(pgid, sig)
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:

@@ -27,6 +27,7 @@ from django_q.models import OrmQ
 from accounts.models import ExchangeAccount, User
 from audit.models import Alert, Decision, Order
 from audit.order_states import OrderState
+from orderrail.cluster import descendants
 from routing.models import Route
 from tests import stack
 from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, account, make_route, payload, trader
@@ -113,6 +114,10 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) 
     return time.monotonic() - start
 
 
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def _queued() -> bool:
     """Tasks waiting for a taker (the ORM broker locks a taken task until now + retry; a killed worker's stays)."""
     return OrmQ.objects.filter(lock__lte=timezone.now()).exists()
@@ -150,6 +155,21 @@ def test_an_idle_worker_stops_at_once_on_a_group_sigterm(worker: Worker) -> None
     text = log.read_text()
     assert "stopped: 0 queued task(s) released, 0 worker(s) killed" in text
     assert "Traceback" not in text
+
+
+def test_a_worker_whose_sentinel_dies_exits_and_leaves_nothing_behind(worker: Worker) -> None:
+    """The sentinel killed outright (OOM killer, a stray SIGKILL): the main process notices, takes the orphaned
+    pusher, monitor and workers with it and exits non-zero, so the supervisor starts a fresh worker."""
+    log = worker.start()
+    proc = worker.procs.procs["worker"]
+    (sentinel,) = [pid for pid in descendants(proc.pid) if _parent(pid) == proc.pid]
+    members = stack.group_members(proc.pid)
+    assert len(members) == 4 + WORKERS  # main, sentinel, pusher, monitor, workers
+    os.kill(sentinel, signal.SIGKILL)
+    assert proc.wait(timeout=10) == 1, stack.log_tail(log)
+    wait_until(lambda: not stack.alive(members), "every process of the group gone", timeout=5)
+    worker.procs.procs.pop("worker")
+    assert "the cluster's sentinel died" in log.read_text()
 
 
 def test_an_alert_in_flight_finishes_before_the_worker_stops(worker: Worker, make_route: Callable[..., Route]) -> None:
