@@ -15,7 +15,7 @@ hostile or merely slow client does may hold the webhook up.
   on (`proxy_request_buffering on`, the default), caps them (`client_max_body_size 16k`) and times slow clients out
   (`client_body_timeout 5s`), so slow clients never reach gunicorn at all. Without it, at most WORKERS x THREADS - 1
   slow clients can be open before an alert waits.
-- **Fail fast on the database**: the web's statement timeout is 2 s (settings: DB_STATEMENT_TIMEOUT_MS), so a frozen
+- **Fail fast on the database**: the web's statement timeout is 1.5 s (settings: DB_STATEMENT_TIMEOUT_MS), so a frozen
   database answers 503 (TradingView re-sends on 5xx) instead of hanging past 3 s.
 
 Environment: GUNICORN_BIND (127.0.0.1:8000), GUNICORN_POOL (webhook | web | all), WEB_WORKERS (2), WEB_THREADS (8),
@@ -50,7 +50,8 @@ max_requests_jitter = 2000
 proc_name = f"orderrail-{pool}"
 
 # The web process's statement timeout; read by orderrail/settings.py when each worker loads the app.
-os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "2000")
+# 1.5 s: a webhook query takes about a millisecond; the rest of TradingView's 3 s is margin for a loaded host.
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "1500")
 
 # gunicorn's own lines in the same JSON shape as the app's (ops.logs); the proxy keeps the access log.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

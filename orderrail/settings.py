@@ -361,7 +361,7 @@ Q_CLUSTER["cache"] = "local"
 
 # Database timeouts (PostgreSQL): a frozen or locked database must make the webhook answer 503 quickly (TradingView
 # re-sends on 5xx) instead of holding the request past TradingView's 3 s. gunicorn.conf.py sets the web's
-# statement timeout to 2 s; other processes get 30 s (run a migration that rewrites a large table with
+# statement timeout to 1.5 s; other processes get 30 s (run a migration that rewrites a large table with
 # DB_STATEMENT_TIMEOUT_MS=0).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})

@@ -167,11 +167,13 @@ def test_healthz_says_down_when_the_database_is_gone(tmp_path):
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="statement timeouts are PostgreSQL's")
 def test_a_locked_database_answers_503_within_three_seconds_then_recovers(web, make_route):
     """Another connection holds an exclusive lock on the routes table (a stuck migration, a runaway query): every
-    webhook query waits on it. The web's statement timeout (2 s, gunicorn.conf.py) answers 503 - which TradingView
+    webhook query waits on it. The web's statement timeout (1.5 s, gunicorn.conf.py) answers 503 - which TradingView
     re-sends - instead of holding the request past its 3 s (12 s before the timeouts)."""
     import psycopg
 
     route = make_route()
+    warm = requests.post(web + route.webhook_path, json=payload(position="0.1", id="warm-up"), timeout=10)
+    assert warm.status_code == 202  # the app loaded and its database connection open, as in production
     s = connection.settings_dict
     locker = psycopg.connect(
         host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"], dbname=s["NAME"]
