@@ -27,7 +27,7 @@ run: migrate
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	ORDERRAIL_TESTING=1 $(BIN)/python -m pytest
+	$(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/ruff check --fix .

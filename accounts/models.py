@@ -72,6 +72,9 @@ class ExchangeAccount(models.Model):
     # Reconciliation cursors (Kraken keeps 22 days of fills and account log; we keep everything we saw).
     fills_synced_until = models.DateTimeField(null=True, blank=True, editable=False)
     ledger_synced_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The reconciliation tick: when this account's task was queued, and when it last finished.
+    reconcile_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reconciled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ExchangeAccountManager()

@@ -84,6 +84,7 @@ class Order(models.Model):
     class Purpose(models.TextChoices):
         STRATEGY = "strategy", "Strategy order"
         WORST_CASE_STOP = "worst_case_stop", "Worst-case stop (safety net)"
+        FLATTEN = "flatten", "Flatten and pause (closing the position)"
 
     route = models.ForeignKey("routing.Route", on_delete=models.PROTECT, related_name="orders")
     decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")

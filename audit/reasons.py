@@ -68,7 +68,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.CREDENTIALS_UNREADABLE: "Skipped: the exchange API key for this route could not be read; reconnect it.",
     Reason.LIVE_ACCESS_REQUIRED: "Skipped: live trading needs an active subscription.",
     Reason.SYMBOL_MISMATCH: "Skipped: the alert is for {observed}, this route trades {limit}.",
-    Reason.STALE_ALERT: "Skipped: the alert is {observed} s old, your limit is {limit} s.",
+    Reason.STALE_ALERT: "Skipped: {detail}.",
     Reason.INSTRUMENT_NOT_TRADEABLE: "Skipped: {limit} is not tradeable on the exchange right now.",
     Reason.PRICE_DEVIATION: "Skipped: the alert price is {observed}% away from the mark price, your limit is {limit}%.",
     Reason.ALREADY_AT_TARGET: "Skipped: the position is already {observed} {unit}, as the alert asks.",

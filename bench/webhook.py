@@ -379,8 +379,10 @@ def main() -> int:
 
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderrail.settings")
-    os.environ["ORDERRAIL_TESTING"] = "1"
     os.environ["BILLING_ENABLED"] = "0"
+    from tests.stack import use_test_environment
+
+    use_test_environment()
     import django
 
     django.setup()

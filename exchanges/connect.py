@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from exchanges.base import Exchange
+from exchanges.guard import GuardedExchange
 from exchanges.paper.market import CachedMarket
 
 if TYPE_CHECKING:
@@ -29,37 +30,58 @@ _lock = threading.Lock()
 def exchange_for(account: ExchangeAccount) -> Exchange:
     """Raises accounts.models.CredentialsUnreadable when the stored key of a live account cannot be decrypted.
 
-    Adapters are kept per account and key for the life of the process, so their HTTP session (keep-alive) and
-    rate budget carry over from one alert to the next; a changed key gets a fresh adapter. Every caller gets it
-    behind the account's rate-limit backoff and circuit breaker.
+    Adapters are kept per account, credentials version and transport for the life of the process, so their HTTP
+    session (keep-alive) and rate budget carry over from one alert to the next, and a replaced key or secret (which
+    bumps the version) gets a fresh adapter in every running worker at once - without decrypting the key for every
+    alert. Every caller gets it behind the account's rate-limit backoff and circuit breaker.
     """
     if account.mode == ExchangeAccount.Mode.PAPER:
-        from routing.breaker import GuardedExchange
-
         return GuardedExchange(paper_exchange(account), account)
     if account.mode != ExchangeAccount.Mode.LIVE:
         raise ValueError(f"exchange account {account.pk}: unknown mode {account.mode!r}")
-
-    from exchanges.kraken.adapter import KrakenFutures
-
     if account.transport == ExchangeAccount.Transport.UWS:
         return _unified_websocket(account)
-    api_key, api_secret = account.credentials()
-    cache_key = (account.pk, account.key_fingerprint, settings.KRAKEN_FUTURES_URL)
-    with _lock:
-        exchange = _cache.get(cache_key)
-        if exchange is None:
-            exchange = KrakenFutures(
+    cache_key = (account.pk, "rest", account.credentials_version, settings.KRAKEN_FUTURES_URL)
+    exchange = _cached(cache_key)
+    if exchange is None:
+        from exchanges.kraken.adapter import KrakenFutures
+
+        api_key, api_secret = account.credentials()
+        exchange = _keep(
+            cache_key,
+            KrakenFutures(
                 settings.KRAKEN_FUTURES_URL,
                 api_key,
                 api_secret,
                 connect_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
                 read_timeout=settings.KRAKEN_READ_TIMEOUT,
-            )
-            _cache[cache_key] = exchange
-    from routing.breaker import GuardedExchange
-
+            ),
+        )
     return GuardedExchange(exchange, account)
+
+
+def _cached(cache_key: tuple[object, ...]) -> Exchange | None:
+    with _lock:
+        return _cache.get(cache_key)
+
+
+def _keep(cache_key: tuple[object, ...], exchange: Exchange) -> Exchange:
+    """Cache `exchange`; adapters of older credentials of the same account are dropped (their key is gone)."""
+    stale: list[Exchange] = []
+    with _lock:
+        current = _cache.get(cache_key)
+        if current is not None:
+            stale.append(exchange)  # another thread built one first: keep theirs
+            exchange = current
+        else:
+            for key in [k for k in _cache if k[0] == cache_key[0]]:
+                stale.append(_cache.pop(key))
+            _cache[cache_key] = exchange
+    for old in stale:
+        close = getattr(old, "close", None)
+        if callable(close):
+            close()
+    return exchange
 
 
 def _unified_websocket(account: ExchangeAccount) -> Exchange:
@@ -67,19 +89,19 @@ def _unified_websocket(account: ExchangeAccount) -> Exchange:
     (Spot-style) key, kept per process like the REST adapter, so its connection and stream state carry over."""
     from exchanges.kraken.uws.adapter import KrakenUnifiedWebSocket
 
-    api_key, api_secret = account.ws_credentials()
     cache_key = (
         account.pk,
         "uws",
-        account.ws_key_fingerprint,
         account.credentials_version,
         settings.KRAKEN_UWS_PRIVATE_URL,
         settings.KRAKEN_SPOT_URL,
     )
-    with _lock:
-        exchange = _cache.get(cache_key)
-        if exchange is None:
-            exchange = KrakenUnifiedWebSocket(
+    exchange = _cached(cache_key)
+    if exchange is None:
+        api_key, api_secret = account.ws_credentials()
+        exchange = _keep(
+            cache_key,
+            KrakenUnifiedWebSocket(
                 api_key=api_key,
                 api_secret=api_secret,
                 private_url=settings.KRAKEN_UWS_PRIVATE_URL,
@@ -88,13 +110,10 @@ def _unified_websocket(account: ExchangeAccount) -> Exchange:
                 open_timeout=settings.KRAKEN_CONNECT_TIMEOUT,
                 ready_timeout=settings.KRAKEN_UWS_READY_TIMEOUT,
                 ack_timeout=settings.KRAKEN_UWS_ACK_TIMEOUT,
-                # An intent left unanswered may land until its deadline; "no trace" must not be read (and the order
-                # re-sent) before then, so the deadline ends inside the lookup window.
-                deadline_seconds=max(0.5, settings.ORDER_LOOKUP_WINDOW_SECONDS - settings.KRAKEN_UWS_ACK_TIMEOUT - 1.0),
-            )
-            _cache[cache_key] = exchange
-    from routing.breaker import GuardedExchange
-
+                # The same deadline every order attempt carries (routing/orders.py): "no trace" is read only after it.
+                deadline_seconds=settings.ORDER_DEADLINE_SECONDS,
+            ),
+        )
     return GuardedExchange(exchange, account)
 
 

@@ -38,9 +38,14 @@ class AmbiguousOutcome(ExchangeError):
 class RateLimited(ExchangeError):
     retryable = True
 
-    def __init__(self, message: str = "", *, retry_after: float = 1.0, venue_code: str = "") -> None:
+    def __init__(
+        self, message: str = "", *, retry_after: float = 1.0, venue_code: str = "", local: bool = False
+    ) -> None:
         super().__init__(message, venue_code=venue_code)
         self.retry_after = retry_after
+        # Refused by our own per-key budget before anything was sent: the exchange never saw it, so it says nothing
+        # about the exchange's health (the circuit breaker does not count it).
+        self.local = local
 
 
 class Unavailable(ExchangeError):

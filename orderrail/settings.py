@@ -8,6 +8,7 @@ stored exchange keys unreadable.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -20,10 +21,12 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# A development key is only acceptable while DEBUG is on (make run); production must set SECRET_KEY.
+# A development key is only acceptable while DEBUG is on (make run); everything else - production, and the test
+# suite's own processes, which get explicit test keys from tests/conftest.py - must set SECRET_KEY. No environment
+# flag switches this check off.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG and not env.bool("ORDERRAIL_TESTING", default=False):
+    if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "dev-only-insecure-secret-key-not-for-production"
 
@@ -186,12 +189,15 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # SECRET_KEY when FERNET_KEYS is missing, and rotating SECRET_KEY would then lose every stored key).
 FERNET_KEYS = env.list("FERNET_KEYS", default=[])
 if not FERNET_KEYS:
-    if not DEBUG and not env.bool("ORDERRAIL_TESTING", default=False):
+    if not DEBUG:
         raise ImproperlyConfigured("FERNET_KEYS must be set when DEBUG is off")
     FERNET_KEYS = ["dev-only-fernet-key-not-for-production"]
 
-# Where the Kraken Futures adapter sends requests. Production: https://futures.kraken.com.
-KRAKEN_FUTURES_URL = env.str("KRAKEN_FUTURES_URL", default="http://127.0.0.1:8765")
+# Where the Kraken Futures adapter sends requests. Production: https://futures.kraken.com. Only development (DEBUG,
+# make run) falls back to the local fake: a production install without the setting must not trade against nothing.
+KRAKEN_FUTURES_URL = env.str("KRAKEN_FUTURES_URL", default="http://127.0.0.1:8765" if DEBUG else "")
+if not KRAKEN_FUTURES_URL:
+    raise ImproperlyConfigured("KRAKEN_FUTURES_URL must be set when DEBUG is off (https://futures.kraken.com)")
 KRAKEN_CONNECT_TIMEOUT = env.float("KRAKEN_CONNECT_TIMEOUT", default=3.05)
 KRAKEN_READ_TIMEOUT = env.float("KRAKEN_READ_TIMEOUT", default=10.0)
 # The Unified WebSocket transport, for accounts whose transport is "uws" (Kraken replaces REST v3 with it on
@@ -212,8 +218,19 @@ PAPER_STARTING_BALANCE = env.str("PAPER_STARTING_BALANCE", default="10000")
 ORDER_LOOKUP_WINDOW_SECONDS = env.float("ORDER_LOOKUP_WINDOW_SECONDS", default=30.0)
 if ORDER_LOOKUP_WINDOW_SECONDS <= KRAKEN_CONNECT_TIMEOUT + KRAKEN_READ_TIMEOUT:
     raise ImproperlyConfigured("ORDER_LOOKUP_WINDOW_SECONDS must exceed KRAKEN_CONNECT_TIMEOUT + KRAKEN_READ_TIMEOUT")
-# On the Unified WebSocket an unanswered intent can still land until its deadline: exchanges/connect.py keeps that
-# deadline inside the lookup window (at most the window less the ack timeout and 1 s of clock slack).
+# Every order attempt carries a deadline (Kraken's processBefore) this far after it is sent: the exchange refuses to
+# act on it later. "No trace" is only conclusive once the deadline has passed (plus a margin for clock skew), and
+# the one re-send comes after the lookup window - so a delayed first attempt can never land after its re-send. This
+# holds on every transport: the Unified WebSocket's `deadline` is the same value.
+ORDER_DEADLINE_SECONDS = env.float("ORDER_DEADLINE_SECONDS", default=10.0)
+CLOCK_SKEW_SECONDS = env.float("CLOCK_SKEW_SECONDS", default=5.0)
+if ORDER_LOOKUP_WINDOW_SECONDS <= ORDER_DEADLINE_SECONDS + CLOCK_SKEW_SECONDS:
+    raise ImproperlyConfigured("ORDER_LOOKUP_WINDOW_SECONDS must exceed ORDER_DEADLINE_SECONDS + CLOCK_SKEW_SECONDS")
+# Client order ids start with this, so two installations trading one exchange account never adopt each other's
+# orders (see routing/orders.py for why the rest of the id is random).
+ORDER_ID_PREFIX = env.str("ORDER_ID_PREFIX", default="or")
+if not re.fullmatch(r"[A-Za-z0-9]{1,6}", ORDER_ID_PREFIX):
+    raise ImproperlyConfigured("ORDER_ID_PREFIX must be 1-6 letters and digits (client order ids are 18 characters)")
 # Reconciliation and the sweeper run on this schedule (minutes) and once whenever a worker starts.
 RECONCILE_EVERY_MINUTES = env.int("RECONCILE_EVERY_MINUTES", default=1)
 # A route's processing lease; a worker that dies holding it blocks the route for at most this long.

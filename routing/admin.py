@@ -7,7 +7,7 @@ from django.utils.html import format_html_join
 
 from audit.models import Order
 from routing.models import Route
-from routing.protection import LIVE_STOP_STATES
+from routing.selectors import LIVE_STOP_STATES
 
 
 @admin.register(Route)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -83,6 +83,8 @@ class InstrumentSnapshot:
     contract_size: Decimal
     tradeable: bool
     suspended: bool = False
+    kind: str = "flexible_futures"  # the venue's contract type: only linear ones are sized correctly
+    quote: str = "USD"  # the currency notional, P&L and limits are in
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,12 @@ class Snapshot:
     credentials_readable: bool
     live: bool
     live_access: bool
-    read_error: str = ""  # set when the exchange could not be read; everything below is then unreliable
+    # Set when what every order needs (the instrument, the position) could not be read: nothing is sent. A failure
+    # to read what only some checks use (the mark price, the account's equity) is not an error: those values stay
+    # None, the checks that need them fail closed, and `read_warnings` says why - so an exit is never skipped for
+    # want of data it does not use.
+    read_error: str = ""
+    read_warnings: str = ""
     instrument: InstrumentSnapshot | None = None
     mark_price: Decimal | None = None
     position: Decimal = Decimal(0)  # signed, in the instrument's size unit
@@ -102,6 +109,11 @@ class Snapshot:
     available_margin: Decimal | None = None
     orders_last_hour: int = 0
     realized_pnl_today: Decimal = Decimal(0)
+    # The route's own state: TradingView's time of the newest alert already decided (an older one is superseded),
+    # orders of the route whose outcome is still unknown (client order ids), and the circuit breaker.
+    last_fired_at: datetime | None = None
+    orders_in_flight: tuple[str, ...] = ()
+    breaker_open_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,16 @@ class Verdict:
     @property
     def failed_check(self) -> Check | None:
         return next((c for c in self.checks if not c.passed), None)
+
+
+def number_text(number: Decimal) -> str:
+    """The exact value as plain decimal text for people: no exponent, no trailing zeros (0.100000000000 → 0.1,
+    1E+3 → 1000). Stored values keep their on-step Decimal; only the text is trimmed."""
+    if not number.is_finite():
+        return str(number)
+    if not number:
+        return "0"
+    return format(number.normalize(Context(prec=100)), "f")
 
 
 # --- JSON round trip, so snapshots and verdicts are stored and replayed exactly -------------------------------
@@ -171,6 +193,8 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
             contract_size=Decimal(instrument["contract_size"]),
             tradeable=instrument["tradeable"],
             suspended=instrument.get("suspended", False),
+            kind=instrument.get("kind", "flexible_futures"),
+            quote=instrument.get("quote", "USD"),
         )
         if instrument
         else None,
@@ -180,6 +204,10 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
         available_margin=_dec(data.get("available_margin")),
         orders_last_hour=int(data.get("orders_last_hour", 0)),
         realized_pnl_today=Decimal(data.get("realized_pnl_today", "0")),
+        read_warnings=data.get("read_warnings", ""),
+        last_fired_at=_time(data.get("last_fired_at")),
+        orders_in_flight=tuple(data.get("orders_in_flight", ())),
+        breaker_open_until=_time(data.get("breaker_open_until")),
     )
 
 
@@ -228,3 +256,7 @@ def intent_from_json(data: dict[str, Any]) -> AlertIntent:
 
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)

@@ -3,7 +3,7 @@
 1. pause the route (new alerts are skipped as `route_disabled` from now on, whatever happens next);
 2. cancel the route's resting strategy orders;
 3. close the route's position with one reduce-only market order, recorded before it is sent (client order id
-   minted from our primary key), sized from the exchange's own position;
+   minted before the call), sized from the exchange's own position;
 4. bring the worst-case stop in line (removed once flat; kept for whatever is left if the close did not fill).
 
 Every step is a `RouteEvent` with who and when. A close whose outcome is unknown (timeout, 5xx) is `unknown`,
@@ -26,6 +26,7 @@ from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.connect import exchange_for
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
 from routing import lease, orders, protection
+from routing.domain import number_text
 from routing.models import Route
 from routing.route_changes import record, set_enabled
 
@@ -59,11 +60,13 @@ def flatten_and_pause(
                 now=clock(),
             )
             return result
-        _run(route, result, actor=actor, clock=clock)
+        _run(route, result, held, actor=actor, clock=clock)
     return result
 
 
-def _run(route: Route, result: FlattenResult, *, actor: User | None, clock: Callable[[], datetime]) -> None:
+def _run(
+    route: Route, result: FlattenResult, held: lease.Lease, *, actor: User | None, clock: Callable[[], datetime]
+) -> None:
     set_enabled(route=route, enabled=False, actor=actor, now=clock(), detail="flatten and pause")
     result.steps.append("Route paused: new alerts are skipped.")
     account = route.exchange_account
@@ -86,8 +89,8 @@ def _run(route: Route, result: FlattenResult, *, actor: User | None, clock: Call
         )
         return
     _cancel_resting(route, exchange, result, actor=actor, clock=clock)
-    _close_position(route, exchange, result, actor=actor, clock=clock)
-    protection.ensure_stop(route, exchange)
+    _close_position(route, exchange, result, held, actor=actor, clock=clock)
+    protection.ensure_stop(route, exchange, held=held, clock=clock)
 
 
 def _cancel_resting(
@@ -115,7 +118,13 @@ def _cancel_resting(
 
 
 def _close_position(
-    route: Route, exchange: Exchange, result: FlattenResult, *, actor: User | None, clock: Callable[[], datetime]
+    route: Route,
+    exchange: Exchange,
+    result: FlattenResult,
+    held: lease.Lease,
+    *,
+    actor: User | None,
+    clock: Callable[[], datetime],
 ) -> None:
     if (
         Route.objects.filter(exchange_account_id=route.exchange_account_id, symbol=route.symbol, enabled=True)
@@ -152,12 +161,13 @@ def _close_position(
         route=route,
         decision=None,
         leg=0,
+        purpose=Order.Purpose.FLATTEN,
         request=OrderRequest(
             symbol=route.symbol,
             side=side,
             size=abs(size),
             order_type=OrderType.MARKET,
-            client_order_id="",  # minted from the row's primary key inside create_order
+            client_order_id="",  # minted inside create_order, before anything is sent
             reduce_only=True,
         ),
         now=clock(),
@@ -165,7 +175,7 @@ def _close_position(
     result.close_order = order
     what = f"{side.value} {_plain(abs(size))} {route.symbol} reduce-only ({order.client_order_id})"
     try:
-        ack = orders.submit(order, exchange, clock=clock)
+        ack = orders.submit(order, exchange, lease=held, clock=clock)
     except orders.SubmitRaced:
         result.outcome = "closing"
         result.step(
@@ -212,5 +222,4 @@ def _close_position(
     )
 
 
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f") if number else "0"
+_plain = number_text

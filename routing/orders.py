@@ -3,10 +3,12 @@ recorded with its time and cause."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +17,7 @@ from audit.order_states import OrderState, check_transition
 from exchanges.base import Exchange, OrderAck, OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
 from routing.crashpoints import crashpoint
+from routing.lease import Lease
 from routing.models import Route
 
 
@@ -22,9 +25,29 @@ class SubmitRaced(Exception):
     """Another process claimed this placement attempt first; nothing was sent by us."""
 
 
-def client_order_id(order_pk: int) -> str:
-    # Derived from our primary key: unique, known before the call, and ≤ 100 chars of [A-Za-z0-9_-] as Kraken wants.
-    return f"or-{order_pk}"
+CLIENT_ORDER_ID_LENGTH = 18  # the shortest limit of our transports: the Unified WebSocket's free-text cl_ord_id
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_client_order_id() -> str:
+    """Minted before the row is written, so the id exists before anything can leave the process.
+
+    `<installation prefix>-<random>`, 18 characters of [a-z0-9-] and the prefix's: the prefix (ORDER_ID_PREFIX)
+    keeps two installations on one exchange account apart, and the random part (≥ 11 characters, ≥ 56 bits) keeps
+    a restored database - whose primary keys start again from the backup - from ever minting the id of an order
+    placed after the backup was taken (it would adopt a stranger's order). Uniqueness is also a database
+    constraint. 18 characters fit Kraken Futures REST (100) and the Unified WebSocket (18).
+    """
+    prefix = settings.ORDER_ID_PREFIX
+    size = CLIENT_ORDER_ID_LENGTH - len(prefix) - 1
+    return f"{prefix}-{''.join(secrets.choice(_ID_ALPHABET) for _ in range(size))}"
+
+
+def deadline(attempt_at: datetime) -> datetime:
+    """The exchange must act on an attempt before this, or refuse it (Kraken's processBefore). A first attempt that
+    is delayed in transit can therefore never land after its re-send, which only happens once the lookup window -
+    longer than this - has passed: the re-send's safety does not rest on the venue refusing a reused client id."""
+    return attempt_at + timedelta(seconds=settings.ORDER_DEADLINE_SECONDS)
 
 
 def create_order(
@@ -37,6 +60,7 @@ def create_order(
     purpose: str = Order.Purpose.STRATEGY,
 ) -> Order:
     order = Order.objects.create(
+        client_order_id=new_client_order_id(),
         route=route,
         decision=decision,
         leg=leg,
@@ -53,8 +77,6 @@ def create_order(
         created_at=now,
         updated_at=now,
     )
-    order.client_order_id = client_order_id(order.pk)
-    Order.objects.filter(pk=order.pk).update(client_order_id=order.client_order_id)
     OrderEvent.objects.create(order=order, at=now, from_state="", to_state=OrderState.PENDING_SUBMIT, cause="created")
     return order
 
@@ -73,13 +95,15 @@ def transition(order: Order, new_state: OrderState, *, cause: str, now: datetime
     return True
 
 
-def request_for(order: Order) -> OrderRequest:
+def request_for(order: Order, *, process_before: datetime | None = None) -> OrderRequest:
+    assert order.client_order_id, "orders are created with their client order id"
     return OrderRequest(
         symbol=order.symbol,
         side=Side(order.side),
         size=order.size,
         order_type=OrderType(order.order_type),
-        client_order_id=order.client_order_id or client_order_id(order.pk),
+        client_order_id=order.client_order_id,
+        process_before=process_before,
         limit_price=order.limit_price,
         stop_price=order.stop_price,
         trigger_signal=TriggerSignal(order.trigger_signal) if order.trigger_signal else None,
@@ -87,20 +111,26 @@ def request_for(order: Order) -> OrderRequest:
     )
 
 
-def submit(order: Order, exchange: Exchange, *, clock: Callable[[], datetime] = timezone.now) -> OrderAck:
-    """One placement attempt. Raises what the exchange raised, after recording what it means for the order.
+def submit(order: Order, exchange: Exchange, *, lease: Lease, clock: Callable[[], datetime] = timezone.now) -> OrderAck:
+    """One placement attempt, made only while `lease` on the order's route is still ours. Raises what the exchange
+    raised, after recording what it means for the order.
 
     The outcome is stamped with the time the answer arrived, not when the decision was made, so the order's
     history shows how long the exchange took."""
-    request = request_for(order)
     attempt_at = clock()
-    # Compare-and-set on the attempt counter: of two processes that decided to send (a sweeper and a restarted
-    # worker, say), exactly one wins; the other sends nothing.
+    request = request_for(order, process_before=deadline(attempt_at))
+    # Compare-and-set on the attempt counter, fenced by the route lease: of two processes that decided to send (a
+    # sweeper and a restarted worker, say), exactly one wins, and a holder whose lease expired and was taken over
+    # sends nothing at all.
     claimed = Order.objects.filter(
-        pk=order.pk, state=OrderState.PENDING_SUBMIT, submit_attempts=order.submit_attempts
+        pk=order.pk,
+        state=OrderState.PENDING_SUBMIT,
+        submit_attempts=order.submit_attempts,
+        route__engine__lease_owner=lease.owner,
+        route__engine__lease_fence=lease.fence,
     ).update(submit_attempts=order.submit_attempts + 1, last_attempt_at=attempt_at)
     if claimed != 1:
-        raise SubmitRaced(f"order {order.client_order_id} is being sent by another process")
+        raise SubmitRaced(f"order {order.client_order_id} is being sent by another process (or the lease was lost)")
     order.submit_attempts += 1
     order.last_attempt_at = attempt_at
     crashpoint("before_send")

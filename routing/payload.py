@@ -19,8 +19,12 @@ Decisions (see the report of the change that introduced this file):
 - `null` is not "absent": an optional field given as `null` is a wrong type (TradingView never sends `null`).
 - Numeric strings must look like a JSON/decimal number (ASCII digits, optional sign, fraction, exponent);
   `Decimal()`'s own leniency (`" 1 "`, `"1_000"`, `"inf"`, `"NaN"`, non-ASCII digits) is not accepted.
-- Numbers are bounded: at most 40 significant digits, 30 decimal places and |x| < 10^21. Real sizes and prices are
-  far inside this; the bounds keep every later Decimal operation exact and cheap.
+- Numbers are bounded: at most 40 significant digits, 30 decimal places and |x| < 10^15. Real sizes and prices are
+  far inside this; the bounds keep every later Decimal operation exact and cheap, and every size and price within
+  what the order columns (< 10^18) and the venue can hold - an alert the engine could not store is refused here,
+  with its reason, not acked and then lost.
+- `symbol` is compared and deduplicated in its normal form (routing/symbols.py): `xbtusd` and `XBTUSD` are one
+  alert, and text that cannot be a ticker (non-ASCII, spaces) is refused by name.
 - `stored_body` keeps the fields as received minus `secret`; numbers become their exact decimal text so the dict is
   plain JSON (a `Decimal` would break `JSONField`, a float would lose digits).
 - `canonical` is built from the validated values, so spellings of the same alert collapse: numbers normalised
@@ -40,6 +44,7 @@ from typing import Any
 
 from audit.reasons import Reason
 from routing.domain import Action, AlertIntent
+from routing.symbols import normalise_symbol
 
 FIELDS: tuple[str, ...] = (
     "secret",
@@ -69,7 +74,7 @@ _MAX_NUMBER_TEXT = 64
 
 _MAX_DIGITS = 40
 _MAX_DECIMAL_PLACES = 30
-_MAX_ADJUSTED_EXPONENT = 20  # |x| < 10^21
+_MAX_ADJUSTED_EXPONENT = 14  # |x| < 10^15
 
 _ACTIONS = {a.value: a for a in Action}
 _MARKET_POSITIONS = frozenset({"long", "short", "flat"})
@@ -257,7 +262,14 @@ def _validate(data: dict[str, Any]) -> ParsedAlert:
 
     symbol = None
     if "symbol" in data:
-        symbol = _text("symbol", data["symbol"], MAX_SYMBOL_LENGTH, allow_empty=False)
+        raw_symbol = _text("symbol", data["symbol"], MAX_SYMBOL_LENGTH, allow_empty=False)
+        symbol = normalise_symbol(raw_symbol)
+        if symbol is None:
+            raise PayloadError(
+                Reason.INVALID_PAYLOAD,
+                "symbol",
+                f"field 'symbol': {_show(raw_symbol)} is not a ticker (letters A-Z, digits and _ . - : / only)",
+            )
         canonical["symbol"] = symbol
     if "price" in data:
         price = _number("price", data["price"])

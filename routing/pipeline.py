@@ -1,12 +1,18 @@
 """The one orchestrator: from a stored alert to exactly one Decision and at most one exchange order per leg.
 
-1. Take the route's lease (a conditional UPDATE) so alerts of one route run one at a time, in the order TradingView
+1. Take the route's lease (routing/lease.py) so alerts of one route run one at a time, in the order TradingView
    fired them (`fired_at`, then arrival) - whichever task holds the lease works through the route's queue.
 2. Claim each alert with a conditional UPDATE: exactly one worker proceeds.
-3. Read a snapshot, run the pure `routing.risk.evaluate`, and commit the Decision and its Order rows - client order
-   ids minted from our primary keys - before any order call leaves the process.
-4. Submit each leg; a definitive answer settles the order, anything else leaves it `unknown` for lookup. Never a
-   blind retry.
+3. Settle what the route still has in flight (look its earlier unconfirmed orders up; one that can no longer land
+   is closed as never placed), read a snapshot, run the pure `routing.risk.evaluate`, and commit the Decision and
+   its Order rows - client order ids minted before - together with the route's newest decided alert time, before
+   any order call leaves the process.
+4. Submit each leg under the lease with a deadline; a definitive answer settles the order, anything else leaves it
+   `unknown` for lookup. Never a blind retry.
+5. Keep the worst-case stop in step with the position.
+
+An alert whose processing fails for any reason ends in a terminal Decision (`internal_error`, naming the exception
+class only) and an attention item; it never stays in limbo and never stops the route's next alert.
 """
 
 from __future__ import annotations
@@ -16,20 +22,23 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
-from audit.models import Alert, Decision, Order
+from audit.models import Alert, Attention, Decision, Order
 from audit.order_states import OrderState
 from audit.reasons import Reason, explain
 from billing.access import has_live_access
 from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
-from routing import lease, lifecycle, orders, protection
+from routing import lease, lifecycle, orders, outcome, protection, selectors
+from routing.attention import raise_attention
 from routing.crashpoints import crashpoint
-from routing.domain import Check, Snapshot, Verdict, VerdictAction, intent_from_json, to_json
+from routing.domain import Check, Snapshot, Verdict, VerdictAction, intent_from_json, number_text, to_json
+from routing.models import RouteState, engine_state
 from routing.risk import evaluate
-from routing.snapshot import read_snapshot
+from routing.snapshot import base_snapshot, open_exchange, read_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -75,17 +84,63 @@ def _drain_route(held: lease.Lease, clock: Clock) -> None:
         )
         if claimed == 1:
             crashpoint("after_claim")
-            decide_and_send(next_id, now=now)
+            decide_and_send(next_id, now=now, held=held, clock=clock)
 
 
-def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
-    """Decide one claimed alert and submit what the decision says to send."""
-    alert = Alert.objects.select_related("route", "route__exchange_account").get(pk=alert_id)
+def decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock = timezone.now) -> None:
+    """Decide one claimed alert and submit what the decision says to send; a failure ends the alert, not the run."""
+    try:
+        _decide_and_send(alert_id, now=now, held=held, clock=clock)
+    except Exception as exc:
+        # The traceback goes to the log (it names our code, never a secret: exchange errors carry the venue's word
+        # only); the alert and support get the exception class.
+        logger.exception("alert %s: processing failed (%s)", alert_id, type(exc).__name__)
+        fail_alert(alert_id, exc, now=clock())
+
+
+def fail_alert(alert_id: int, exc: BaseException, *, now: datetime) -> None:
+    """A terminal decision for an alert whose processing raised - unless it was decided before the failure."""
+    alert = Alert.objects.select_related("route").get(pk=alert_id)
+    name = type(exc).__name__
+    with transaction.atomic():
+        decided = Decision.objects.filter(alert_id=alert_id).exists()
+        if not decided:
+            Decision.objects.create(
+                alert=alert,
+                route=alert.route,
+                created_at=now,
+                action=Decision.Action.SKIP,
+                reason=Reason.INTERNAL_ERROR,
+                message=explain(Reason.INTERNAL_ERROR, {"detail": name})[:400],
+                intent=alert.intent,
+            )
+        Alert.objects.filter(pk=alert_id).update(status=Alert.Status.DECIDED, decided_at=alert.decided_at or now)
+    when = "after its decision was recorded" if decided else "before it was decided; no order was sent"
+    raise_attention(
+        kind=Attention.Kind.INTERNAL_ERROR,
+        route=alert.route,
+        alert=alert,
+        detail=f"Alert {alert_id} failed {when} ({name}). The route goes on with its next alert.",
+        now=now,
+    )
+
+
+def _decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock) -> None:
+    alert = Alert.objects.select_related("route", "route__exchange_account", "route__engine").get(pk=alert_id)
     route = alert.route
+    state = engine_state(route)
     account: ExchangeAccount | None = route.exchange_account
     intent = intent_from_json(alert.intent)
     config = route.config()
-    snapshot, exchange = read_snapshot(route, account, now, live_access=has_live_access(route.owner_id, now))
+    live_access = has_live_access(route.owner_id, now)
+
+    exchange, readable = open_exchange(account, now)
+    in_flight = _settle_in_flight(route.pk, exchange, held, clock) if exchange is not None else _in_flight(route.pk)
+    snapshot = base_snapshot(
+        route, account, now, live_access=live_access, state=state, in_flight=in_flight, credentials_readable=readable
+    )
+    if exchange is not None and account is not None:
+        snapshot = read_snapshot(snapshot, route, account, exchange)
     verdict = evaluate(intent, config, snapshot, now)
 
     with transaction.atomic():
@@ -96,7 +151,7 @@ def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
             evaluated_at=now,
             action=Decision.Action.SEND if verdict.action is VerdictAction.SEND else Decision.Action.SKIP,
             reason=verdict.reason,
-            message=_message(verdict, snapshot, config.symbol)[:400],
+            message=decision_sentence(verdict, snapshot, config.symbol)[:400],
             checks=[to_json(c) for c in verdict.checks],
             snapshot=to_json(snapshot),
             route_config=to_json(config),
@@ -113,7 +168,7 @@ def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
                     side=Side(leg.side),
                     size=leg.size,
                     order_type=OrderType.MARKET,
-                    client_order_id="",  # minted from the row's primary key inside create_order
+                    client_order_id="",  # minted inside create_order
                     reduce_only=leg.reduce_only,
                 ),
                 now=now,
@@ -122,55 +177,95 @@ def decide_and_send(alert_id: int, *, now: datetime) -> Decision:
             if verdict.action is VerdictAction.SEND
         ]
         Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.DECIDED, decided_at=now)
+        if verdict.reason is not Reason.SUPERSEDED:
+            # Newer wins: from now on an alert fired before this one is superseded.
+            RouteState.objects.filter(route_id=route.pk).filter(_older_than(intent.fired_at)).update(
+                last_fired_at=intent.fired_at
+            )
 
     # Committed: the decision and the orders with their client ids exist before anything leaves the process.
     if legs and exchange is not None:
         crashpoint("after_order_row")
-        _submit_legs(decision, legs, exchange, now)
+        _submit_legs(decision, legs, exchange, held, now=now, clock=clock)
     if exchange is not None:
         # After every processed alert: the position gets exactly its one worst-case stop (or none when flat).
-        protection.ensure_stop(route, exchange)
-    return decision
+        protection.ensure_stop(route, exchange, held=held, clock=clock)
 
 
-def _submit_legs(decision: Decision, legs: list[Order], exchange: Exchange, now: datetime) -> None:
+def _older_than(fired_at: datetime) -> Q:
+    return Q(last_fired_at__isnull=True) | Q(last_fired_at__lt=fired_at)
+
+
+def _in_flight(route_id: int) -> tuple[str, ...]:
+    return tuple(o.client_order_id or "" for o in selectors.in_flight_orders(route_id))
+
+
+def _settle_in_flight(route_id: int, exchange: Exchange, held: lease.Lease, clock: Clock) -> tuple[str, ...]:
+    """An earlier order of the route with no definitive answer is part of the route's state: look it up now. One the
+    exchange has is adopted (the position read next includes it); one that can no longer land (its deadline passed
+    with no trace) is closed as never placed - and never re-sent, since this newer alert now decides. Whatever is
+    still open after that is in flight, and the decision skips."""
+    for order in selectors.in_flight_orders(route_id).select_related("route"):
+        lifecycle.resolve(order, exchange, held=held, clock=clock, newer_decision_coming=True)
+    return _in_flight(route_id)
+
+
+def _submit_legs(
+    decision: Decision, legs: list[Order], exchange: Exchange, held: lease.Lease, *, now: datetime, clock: Clock
+) -> None:
     for order in legs:
         try:
-            orders.submit(order, exchange)
+            orders.submit(order, exchange, lease=held, clock=clock)
         except orders.SubmitRaced:
             return
         except OrderRejected as exc:
-            _settle_decision(decision, Reason.EXCHANGE_REJECTED, exc.status, f"{exc.status} ({order.client_order_id})")
+            outcome.settle(
+                decision.pk,
+                Reason.EXCHANGE_REJECTED,
+                detail=f"{exc.status} ({order.client_order_id})",
+                venue_status=exc.status,
+            )
             orders.abandon_pending(legs, cause=f"earlier leg rejected: {exc.status}", now=now)
+            _report_rejection(decision, order, exc.status, clock())
             return
         except AmbiguousOutcome as exc:
-            _settle_decision(decision, Reason.OUTCOME_UNKNOWN, exc.venue_code, str(order.client_order_id))
+            outcome.settle(
+                decision.pk, Reason.OUTCOME_UNKNOWN, detail=str(order.client_order_id), venue_status=exc.venue_code
+            )
             # Look it up at once: a reply lost after the exchange accepted (the common case) is adopted right here;
             # an order with no trace yet is left for the sweeper, which re-sends it once after the lookup window.
-            if lifecycle.resolve(order, exchange).outcome == "adopted" and order.state in ACCEPTED:
+            if lifecycle.resolve(order, exchange, held=held, clock=clock).outcome == "adopted" and (
+                order.state in ACCEPTED
+            ):
                 continue
             # The next leg waits: sending the increase while the reduction's fate is unknown could overshoot.
             orders.abandon_pending(legs, cause="earlier leg outcome unknown", now=now)
             return
         except (RateLimited, ExchangeError) as exc:
-            _settle_decision(decision, Reason.EXCHANGE_UNAVAILABLE, exc.venue_code, f"{type(exc).__name__}: {exc}")
+            outcome.settle(
+                decision.pk,
+                Reason.EXCHANGE_UNAVAILABLE,
+                detail=f"{type(exc).__name__}: {exc}",
+                venue_status=exc.venue_code,
+            )
             orders.abandon_pending(legs, cause=f"exchange unavailable: {type(exc).__name__}", now=now)
             return
 
 
-def _settle_decision(decision: Decision, reason: Reason, venue_status: str, detail: str) -> None:
-    action = Decision.Action.REJECT if reason is Reason.EXCHANGE_REJECTED else Decision.Action.SEND
-    if reason is Reason.EXCHANGE_UNAVAILABLE:
-        action = Decision.Action.SKIP
-    Decision.objects.filter(pk=decision.pk).update(
-        reason=reason,
-        action=action,
-        venue_status=venue_status[:80],
-        message=explain(reason, {"detail": detail})[:400],
+def _report_rejection(decision: Decision, order: Order, status: str, now: datetime) -> None:
+    # One item per route while it is open (not per order): a venue that rejects every alert for want of margin
+    # is one incident, one e-mail.
+    raise_attention(
+        kind=Attention.Kind.ORDER_REJECTED,
+        route=order.route,
+        detail=f"The exchange rejected order {order.client_order_id} ({order.side} {number_text(order.size)} "
+        f"{order.symbol}): {status}. Nothing was filled; the next alert is decided afresh.",
+        now=now,
     )
 
 
-def _message(verdict: Verdict, snapshot: Snapshot, symbol: str) -> str:
+def decision_sentence(verdict: Verdict, snapshot: Snapshot, symbol: str) -> str:
+    """The sentence the trader (and support) reads for a verdict: one home for it."""
     if verdict.action is VerdictAction.SEND:
         # The verdict's detail already says what was sent and, for a trimmed reversal, what was not and why.
         return explain(Reason.ORDER_SENT, {"detail": verdict.detail})
@@ -179,7 +274,7 @@ def _message(verdict: Verdict, snapshot: Snapshot, symbol: str) -> str:
     if failed:
         values |= {"observed": failed.observed, "limit": failed.limit}
     elif verdict.reason is Reason.ALREADY_AT_TARGET:
-        values["observed"] = str(snapshot.position)
+        values["observed"] = number_text(snapshot.position)
     return explain(verdict.reason, values)
 
 

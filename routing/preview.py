@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing.access import has_live_access
+from routing import selectors
 from routing.domain import AlertIntent, Check, Snapshot, Verdict
-from routing.models import Route
-from routing.pipeline import _message as decision_sentence  # the pipeline's own sentence: one home for it
+from routing.models import Route, engine_state
+from routing.pipeline import decision_sentence
 from routing.risk import evaluate
-from routing.snapshot import read_snapshot
+from routing.snapshot import base_snapshot, open_exchange, read_snapshot
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,19 @@ class Preview:
 
 
 def preview(route: Route, intent: AlertIntent, now: datetime) -> Preview:
-    snapshot, _exchange = read_snapshot(
-        route, route.exchange_account, now, live_access=has_live_access(route.owner_id, now)
+    account = route.exchange_account
+    exchange, readable = open_exchange(account, now)
+    snapshot = base_snapshot(
+        route,
+        account,
+        now,
+        live_access=has_live_access(route.owner_id, now),
+        state=engine_state(route),
+        in_flight=tuple(o.client_order_id or "" for o in selectors.in_flight_orders(route.pk)),
+        credentials_readable=readable,
     )
+    if exchange is not None and account is not None:
+        snapshot = read_snapshot(snapshot, route, account, exchange)
     verdict = evaluate(intent, route.config(), snapshot, now)
     return Preview(
         intent=intent, snapshot=snapshot, verdict=verdict, sentence=decision_sentence(verdict, snapshot, route.symbol)

@@ -14,8 +14,11 @@ Structural, for every order (exits included):
   symbol                 SYMBOL_MISMATCH            (only when the alert carries a symbol)
   alert_not_from_future  STALE_ALERT                (age ≥ −future_skew_seconds)
   alert_age              STALE_ALERT                (age ≤ max_alert_age_seconds)
+  not_superseded         SUPERSEDED                 (fired no earlier than the newest decided alert of the route)
+  no_order_in_flight     ORDER_IN_FLIGHT            (no earlier order of the route still unconfirmed)
   exchange_readable      EXCHANGE_UNAVAILABLE       (first check that needs exchange data)
   instrument             INSTRUMENT_NOT_TRADEABLE
+  instrument_supported   INSTRUMENT_UNSUPPORTED     (linear, USD-quoted contracts only)
   price_present          INVALID_PAYLOAD            (only with a price guard)
   mark_price             EXCHANGE_UNAVAILABLE       (only with a price guard)
   price_deviation        PRICE_DEVIATION            (only with a price guard)
@@ -25,6 +28,7 @@ Sizing:
 Exposure, only when the order has an increasing leg:
   route_not_frozen       ROUTE_FROZEN
   live_access            LIVE_ACCESS_REQUIRED       (live accounts only: a lapsed subscription never blocks an exit)
+  breaker_closed         EXCHANGE_UNAVAILABLE       (the account's circuit breaker; never blocks an exit)
   side_allowed           SIDE_NOT_ALLOWED
   max_order_size         MAX_ORDER_SIZE             (the increasing leg only)
   max_position           MAX_POSITION_SIZE          (|resulting position|)
@@ -35,7 +39,8 @@ Exposure, only when the order has an increasing leg:
   daily_loss             DAILY_LOSS_LIMIT
 
 Decisions:
-- Symbol: case-insensitive equality with the route's symbol or its TradingView alias, nothing looser. No suffix is
+- Symbol: equality of the normal forms (routing/symbols.py: ASCII upper case, nothing folded) with the route's
+  symbol or its TradingView alias, nothing looser. No suffix is
   tolerated: `.P` marks a perpetual on TradingView (`XBTUSD` spot ≠ `XBTUSD.P` perp), and `_DL`/`_DLY` delayed-data
   suffixes appear only in `{{exchange}}`, never in `{{ticker}}`. A trader whose ticker differs sets `tv_alias`.
 - A price guard without `price` in the alert is INVALID_PAYLOAD (the payload table makes `price` required when the
@@ -55,6 +60,14 @@ Decisions:
   size, multiplier ≤ 0). `close` never fails sizing.
 - `target_position` is set on SEND only: the position the sent legs lead to.
 - Non-finite numbers in the snapshot (position, mark, equity, P&L, instrument spec) fail their check closed.
+- Superseded: by TradingView's `time`, strictly earlier than the newest decided alert; equal times are not
+  "older" (two alerts of one bar may share a second) and are taken in arrival order.
+- In flight: an earlier order of the route with no definitive answer yet (the pipeline first looks it up, and
+  settles it when it can no longer land) blocks every order, exits included - its fill would change what the exit
+  must close. Skipped, not waited for: a market order sent late is a different trade, and target-mode strategies
+  heal on their next alert. See routing/pipeline.py.
+- Missing equity (the account could not be read) fails leverage as EXCHANGE_UNAVAILABLE, zero or negative
+  equity as MAX_LEVERAGE.
 """
 
 from __future__ import annotations
@@ -74,8 +87,10 @@ from routing.domain import (
     Snapshot,
     Verdict,
     VerdictAction,
+    number_text,
 )
 from routing.sizing import CONTEXT, SizingError, desired_delta, signed, split_legs
+from routing.symbols import normalise_symbol
 
 EXPOSURE_REASONS: frozenset[Reason] = frozenset(
     {
@@ -94,6 +109,9 @@ EXPOSURE_REASONS: frozenset[Reason] = frozenset(
 REASONS: frozenset[Reason] = EXPOSURE_REASONS | {
     Reason.ROUTE_DISABLED,
     Reason.NO_EXCHANGE_ACCOUNT,
+    Reason.SUPERSEDED,
+    Reason.ORDER_IN_FLIGHT,
+    Reason.INSTRUMENT_UNSUPPORTED,
     Reason.CREDENTIALS_UNREADABLE,
     Reason.SYMBOL_MISMATCH,
     Reason.STALE_ALERT,
@@ -277,12 +295,13 @@ def _symbol(i: _Inputs) -> _Outcome | None:
     if symbol is None:
         return None
     route = i.route
-    accepted = {route.symbol.casefold()}
+    accepted = {normalise_symbol(route.symbol)}
     if route.tv_alias:
-        accepted.add(route.tv_alias.casefold())
+        accepted.add(normalise_symbol(route.tv_alias))
     limit = f"{route.symbol} (alias {route.tv_alias})" if route.tv_alias else route.symbol
+    matches = normalise_symbol(symbol) in accepted - {None}
     return _Outcome(
-        Check("symbol", symbol.casefold() in accepted, symbol, limit, Reason.SYMBOL_MISMATCH),
+        Check("symbol", matches, symbol, limit, Reason.SYMBOL_MISMATCH),
         f"the alert is for {symbol}",
     )
 
@@ -309,6 +328,26 @@ def _alert_age(i: _Inputs) -> _Outcome:
     return _Outcome(
         Check("alert_age", age <= limit, _txt(age), str(limit), Reason.STALE_ALERT),
         f"the alert is {_txt(age)} s old, the limit is {limit} s",
+    )
+
+
+def _not_superseded(i: _Inputs) -> _Outcome | None:
+    newest = i.snapshot.last_fired_at
+    if newest is None:
+        return None
+    fired = i.alert.fired_at
+    return _Outcome(
+        Check("not_superseded", fired >= newest, fired.isoformat(), newest.isoformat(), Reason.SUPERSEDED),
+        f"the alert fired at {fired.isoformat()}, before the newest decided alert ({newest.isoformat()})",
+    )
+
+
+def _no_order_in_flight(i: _Inputs) -> _Outcome:
+    pending = i.snapshot.orders_in_flight
+    observed = ", ".join(pending) if pending else "none"
+    return _Outcome(
+        Check("no_order_in_flight", not pending, observed, "none", Reason.ORDER_IN_FLIGHT),
+        observed,
     )
 
 
@@ -343,6 +382,23 @@ def _instrument(i: _Inputs) -> _Outcome:
     return _Outcome(
         Check("instrument", observed == "tradeable", observed, symbol, Reason.INSTRUMENT_NOT_TRADEABLE),
         f"{symbol}: {observed}",
+    )
+
+
+def _instrument_supported(i: _Inputs) -> _Outcome:
+    instrument = i.snapshot.instrument
+    assert instrument is not None  # the instrument check passed
+    if instrument.kind != "flexible_futures":
+        observed = f"a {instrument.kind.replace('_', ' ')} contract"
+    elif instrument.quote != "USD":
+        observed = f"quoted in {instrument.quote or 'an unknown currency'}"
+    else:
+        observed = "linear, USD"
+    return _Outcome(
+        Check(
+            "instrument_supported", observed == "linear, USD", observed, i.route.symbol, Reason.INSTRUMENT_UNSUPPORTED
+        ),
+        f"{i.route.symbol} is {observed}; only linear USD-quoted contracts are supported",
     )
 
 
@@ -399,8 +455,11 @@ _STRUCTURAL: tuple[Callable[[_Inputs], _Outcome | None], ...] = (
     _symbol,
     _not_from_future,
     _alert_age,
+    _not_superseded,
+    _no_order_in_flight,
     _exchange_readable,
     _instrument,
+    _instrument_supported,
     _price_present,
     _mark_for_price_guard,
     _price_deviation,
@@ -429,6 +488,16 @@ def _live_access(e: _Exposure) -> _Outcome | None:
     return _Outcome(
         Check("live_access", ok, "active" if ok else "inactive", "active", Reason.LIVE_ACCESS_REQUIRED),
         "live trading needs an active subscription",
+    )
+
+
+def _breaker_closed(e: _Exposure) -> _Outcome | None:
+    until = e.inputs.snapshot.breaker_open_until
+    if until is None or until <= e.inputs.now:
+        return None
+    return _Outcome(
+        Check("breaker_closed", False, f"open until {until.isoformat()}", "closed", Reason.EXCHANGE_UNAVAILABLE),
+        f"circuit breaker open until {until:%H:%M:%S} UTC after repeated exchange failures",
     )
 
 
@@ -494,7 +563,12 @@ def _max_leverage(e: _Exposure) -> _Outcome | None:
     if limit is None:
         return None
     equity = e.inputs.snapshot.equity
-    if equity is None or not equity.is_finite() or equity <= 0:
+    if equity is None:
+        return _Outcome(
+            Check("max_leverage", False, "equity missing", _txt(limit), Reason.EXCHANGE_UNAVAILABLE),
+            e.inputs.snapshot.read_warnings or "the account's equity could not be read",
+        )
+    if not equity.is_finite() or equity <= 0:
         # Without positive equity any leverage is unbounded: fail closed.
         shown = "missing" if equity is None else _txt(equity)
         return _Outcome(
@@ -537,6 +611,7 @@ def _daily_loss(e: _Exposure) -> _Outcome | None:
 _EXPOSURE: tuple[Callable[[_Exposure], _Outcome | None], ...] = (
     _not_frozen,
     _live_access,
+    _breaker_closed,
     _side_allowed,
     _max_order_size,
     _max_position,
@@ -551,16 +626,7 @@ _EXPOSURE: tuple[Callable[[_Exposure], _Outcome | None], ...] = (
 # --- text -------------------------------------------------------------------------------------------------------
 
 
-def _txt(number: Decimal) -> str:
-    """The exact value as plain decimal text for people: no exponent, no trailing zeros (0.2000 → 0.2, 1E+3 → 1000).
-
-    Legs keep their on-step Decimal (0.2000) for the exchange; only the text is trimmed.
-    """
-    if not number.is_finite():
-        return str(number)
-    if not number:
-        return "0"
-    return format(number.normalize(CONTEXT), "f")
+_txt = number_text  # legs keep their on-step Decimal (0.2000) for the exchange; only the text is trimmed
 
 
 def _ratio_text(ratio: Decimal) -> str:

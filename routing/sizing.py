@@ -112,7 +112,7 @@ def desired_delta(
                     "field 'contracts' is required: this route sizes by the strategy's order size "
                     "({{strategy.order.contracts}})",
                 )
-            return sign * intent.contracts * multiplier
+            return within_market_position(intent.market_position, position, sign * intent.contracts * multiplier)
 
         fixed = config.fixed_size
         if fixed is None or not fixed.is_finite() or fixed <= 0:
@@ -124,7 +124,28 @@ def desired_delta(
                 "> 0",
                 f"the route sizes by a fixed size but its fixed size is {shown}",
             )
-        return sign * fixed
+        return within_market_position(intent.market_position, position, sign * fixed)
+
+
+def within_market_position(market_position: str | None, position: Decimal, delta: Decimal) -> Decimal:
+    """`delta`, cut so the resulting position agrees with what the strategy says its position is now.
+
+    In contracts and fixed modes the order size comes from the strategy's order, not its position, so after a
+    stop-out or a partial fill the two disagree: "sell 0.1, flat" after the worst-case stop closed the long would
+    open a short, and "sell 0.3, flat" after 0.1 of a 0.3 entry filled would leave a 0.2 short. An exit stays an
+    exit: `flat` only ever reduces towards 0, `long` never grows a short (or crosses below 0), `short` never grows a
+    long. Without `market_position` the order is taken as it is.
+    """
+    if market_position is None:
+        return delta
+    resulting = position + delta
+    if market_position == "flat":
+        resulting = min(max(resulting, min(position, Decimal(0))), max(position, Decimal(0)))
+    elif market_position == "long" and delta < 0:
+        resulting = max(resulting, min(position, Decimal(0)))
+    elif market_position == "short" and delta > 0:
+        resulting = min(resulting, max(position, Decimal(0)))
+    return resulting - position
 
 
 def split_legs(position: Decimal, delta: Decimal, step: Decimal) -> tuple[OrderLeg, ...]:

@@ -20,6 +20,22 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The suite's and the bench's processes run with DEBUG off, like production, so they need explicit keys: nothing in
+# the settings relaxes a secret check for tests. These values exist only here.
+TEST_ENVIRONMENT = {
+    # Test conveniences that are not about secrets (plain-text logs, no SSL redirect, e-mail to a test backend);
+    # SECRET_KEY and FERNET_KEYS are never relaxed by it, hence the explicit test keys below.
+    "ORDERRAIL_TESTING": "1",
+    "SECRET_KEY": "test-only-secret-key-" + "x" * 40,
+    "FERNET_KEYS": "test-only-fernet-key-1",
+    "KRAKEN_FUTURES_URL": "http://127.0.0.1:9",  # nothing listens there: tests point the settings at a fake
+}
+
+
+def use_test_environment() -> None:
+    for name, value in TEST_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -40,7 +56,6 @@ def stack_env(db_url: str, kraken_url: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": db_url,
         "KRAKEN_FUTURES_URL": kraken_url,
-        "ORDERRAIL_TESTING": "1",
         "DEBUG": "0",
         "PYTHONUNBUFFERED": "1",
         "BILLING_ENABLED": os.environ.get("BILLING_ENABLED", "1"),

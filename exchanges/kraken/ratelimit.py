@@ -203,6 +203,7 @@ class KeyBudget:
                 f"local {pool} budget cannot cover {what or 'request'} (cost {cost}); retry in {wait:.2f}s",
                 retry_after=wait,
                 venue_code="localBudget",
+                local=True,
             )
 
     def exhaust(self, pool: Pool) -> None:

@@ -73,10 +73,11 @@ def settle(fake: Any) -> None:
 
 
 def make_reads_fail(fake: Any) -> None:
-    """The next decision cannot read the exchange. REST: the account endpoint answers "Unavailable" once. Unified
-    WebSocket: the connection drops and no token (so no connection) can be had - reads answer Unavailable."""
+    """The next decision cannot read what every order needs. REST: the positions endpoint answers "Unavailable"
+    once. Unified WebSocket: the connection drops and no token (so no connection) can be had - reads answer
+    Unavailable."""
     if fake.uws is None:
-        fake.add_fault("accounts", "unavailable", count=1)
+        fake.add_fault("openpositions", "unavailable", count=1)
     else:
         fake.uws.spot.unavailable = True
         fake.uws.drop_connections()

@@ -37,6 +37,7 @@ import requests
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
+from accounts.models import ExchangeAccount
 from audit.models import Alert, Attention, Decision, Fill, Order, OrderEvent
 from audit.order_states import OrderState
 from audit.reasons import Reason
@@ -45,7 +46,7 @@ from exchanges.kraken.adapter import KrakenFutures
 from exchanges.kraken.ratelimit import KeyBudget, Pool
 from routing import orders, schedules
 from routing.models import Route, RouteState
-from routing.reconcile import implied_position
+from routing.selectors import implied_position
 from tests import stack
 from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, TRADER_WS_KEY, TRADER_WS_SECRET, payload
 
@@ -53,7 +54,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 LEASE_SECONDS = 3
 SWEEP_SECONDS = 2
-LOOKUP_SECONDS = 2.0
+LOOKUP_SECONDS = 4.0
 WORKERS = 2
 WAIT = 60.0  # every wait is bounded by this
 # django-q2's scheduler first runs 30 s after a cluster starts (guard cycle 0.5 s x 60). Recovery sooner than
@@ -67,6 +68,8 @@ TUNING = {
     "ROUTE_LEASE_SECONDS": str(LEASE_SECONDS),
     "SWEEP_STUCK_SECONDS": str(SWEEP_SECONDS),
     "ORDER_LOOKUP_WINDOW_SECONDS": str(LOOKUP_SECONDS),  # must exceed connect + read timeout (1.5 s)
+    "ORDER_DEADLINE_SECONDS": "3",  # and the order deadline plus the clock skew allowed (one machine: small)
+    "CLOCK_SKEW_SECONDS": "0.5",
     "KRAKEN_CONNECT_TIMEOUT": "0.5",
     "KRAKEN_READ_TIMEOUT": "1",
 }
@@ -232,14 +235,16 @@ def dump(s: Stack, alert_ids: list[int] | None = None) -> str:
 
 
 def wait_reconciled_on_start(s: Stack, describe: Callable[[], str], workers: int = WORKERS) -> None:
-    """Until the newest cluster's start-up reconciliations (one per worker) have all finished."""
+    """Until the newest cluster's start-up ticks (one per worker) have run and every account task they queued has
+    finished."""
     log = s.worker_logs[-1]
 
     def done() -> bool:
         text = log.read_text(errors="replace") if log.exists() else ""
         if "could not enqueue the start-up reconciliation" in text:
             raise StartupReconcileMissing(f"a worker start did not enqueue its reconciliation\n{describe()}")
-        return text.count("Processed 'routing.tasks.reconcile' (reconcile-on-start)") >= workers
+        ticked = text.count("Processed 'routing.tasks.reconcile_tick' (reconcile-on-start)") >= workers
+        return ticked and not ExchangeAccount.objects.filter(reconcile_queued_at__isnull=False).exists()
 
     wait_for(
         done, "every start-up reconciliation finished", describe, BEFORE_FIRST_SCHEDULED_RUN, StartupReconcileMissing

@@ -11,12 +11,14 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
-from audit.models import Alert, Attention, Decision, Fill, LedgerEntry, Order
+from audit.models import Alert, Attention, Decision, Fill, LedgerEntry, Order, OrderEvent
 from audit.order_states import OrderState
 from audit.reasons import Reason
 from exchanges.base import OrderRequest, OrderType, Side
 from exchanges.connect import exchange_for
+from exchanges.errors import AmbiguousOutcome
 from exchanges.kraken.adapter import KrakenFutures
+from exchanges.kraken.ratelimit import Pool, budget_for
 from routing import reconcile
 from routing.models import Route
 from tests.routing.conftest import TRADER_KEY, TRADER_SECRET, payload, post, settle, venue_word
@@ -63,7 +65,7 @@ def test_timeout_before_acceptance_is_resent_once_with_the_same_id(client, make_
     order.refresh_from_db()
     assert order.state == OrderState.UNKNOWN and fake.calls("sendorder") == 1
 
-    report = reconcile.run(clock=later())
+    report = reconcile.run(clock=later(40))  # past the lookup window, within the alert's maximum age
     order.refresh_from_db()
     assert order.state == OrderState.FILLED, report
     assert order.submit_attempts == 2
@@ -85,7 +87,7 @@ def test_a_5xx_is_unknown_then_resolved_never_rejected(client, make_route, fake,
     (order,) = decision.orders.all()
     assert order.state == OrderState.UNKNOWN
     assert decision.reason == Reason.OUTCOME_UNKNOWN
-    reconcile.run(clock=later())
+    reconcile.run(clock=later(40))
     order.refresh_from_db()
     assert order.state == OrderState.FILLED
     assert not Order.objects.filter(state=OrderState.REJECTED).exists()
@@ -101,8 +103,15 @@ def test_client_order_id_already_exists_means_it_landed(client, make_route, fake
 
     Order.objects.filter(pk=order.pk).update(state=OrderState.PENDING_SUBMIT)
     order.refresh_from_db()
+    from django.utils import timezone
+
+    from routing import lease
+
+    held = lease.acquire(route.pk, timezone.now())
+    assert held is not None
     with pytest.raises(Exception) as raised:
-        order_actions.submit(order, exchange_for(route.exchange_account))
+        order_actions.submit(order, exchange_for(route.exchange_account), lease=held)
+    lease.release(held)
     assert type(raised.value).__name__ == "ClientOrderIdAlreadyExists"
     order.refresh_from_db()
     assert order.state == OrderState.UNKNOWN  # not rejected: it exists
@@ -198,9 +207,12 @@ def test_the_worst_case_stop_follows_the_position_and_goes_when_flat(client, mak
     send(client, route, action="buy", position="0")  # flat
     assert not stops_on_exchange(fake)
     assert not Order.objects.filter(route=route, purpose=Order.Purpose.WORST_CASE_STOP, state=OrderState.OPEN).exists()
-    # Every replacement was placed before its predecessor was cancelled: never unprotected.
-    cancelled = Order.objects.filter(route=route, purpose=Order.Purpose.WORST_CASE_STOP, state=OrderState.CANCELLED)
-    assert cancelled.count() == 4
+    # Size changes moved the one stop in place (no gap, no second order); the reversal needed a new stop (the side
+    # changed), placed before its predecessor was cancelled; flat removed it.
+    stops = Order.objects.filter(route=route, purpose=Order.Purpose.WORST_CASE_STOP)
+    assert stops.filter(state=OrderState.CANCELLED).count() == 2
+    moves = OrderEvent.objects.filter(order__in=stops, cause__startswith="moved in place")
+    assert [e.cause for e in moves] == ["moved in place: sell 0.3 at 57000", "moved in place: sell 0.2 at 57000"]
 
 
 def test_the_stop_follows_a_partial_fill(client, make_route, fake, exchange_url):
@@ -311,20 +323,53 @@ def test_a_429_burst_is_retried_within_the_budget(client, make_route, fake, exch
     assert fake.position(TRADER_KEY, "PF_XBTUSD") == Decimal("0.1")
 
 
-def test_the_breaker_opens_after_repeated_failures_and_closes_again(client, make_route, account, fake, exchange_url):
+def test_the_breaker_counts_failed_order_calls_only_and_never_blocks_an_exit(
+    client, make_route, account, fake, exchange_url
+):
     if fake.uws is not None:
-        # It counts REST account requests; the Unified WebSocket reads from memory and makes none. The breaker
-        # itself wraps every adapter alike (routing/breaker.py); UWS read failures: tests/exchanges/uws.
-        pytest.skip("counts REST requests; the Unified WebSocket's reads make none")
+        # Its faults are REST endpoints' (the account read, sendorder); the breaker wraps every adapter alike
+        # (exchanges/guard.py), and the Unified WebSocket's own failures are tested in tests/exchanges/uws.
+        pytest.skip("drives REST endpoints' faults")
     route = make_route()
-    fake.add_fault("accounts", "unavailable", count=5)
+    assert send(client, route, position="0.1").reason == Reason.ORDER_SENT
+    # Failing reads (a struggling account endpoint) are not the breaker's business: the alerts still go out (no
+    # leverage limit needs the account) and the account stays unpaused.
+    fake.add_fault("accounts", "unavailable", count=10)
+    for i in range(6):
+        assert send(client, route, position=f"0.{2 + i % 2}", id=f"r{i}").reason == Reason.ORDER_SENT
+    account.refresh_from_db()
+    assert account.paused_until is None and account.failure_streak == 0
+    # Five failed order calls within a minute open it (called directly: through alerts, the first unclear order
+    # would make the next alerts wait as "in flight" instead).
+    guarded = exchange_for(account)
+    fake.add_fault("sendorder", "unavailable", count=5)
     for i in range(5):
-        assert send(client, route, position="0.1", id=f"b{i}").reason == Reason.EXCHANGE_UNAVAILABLE
+        with pytest.raises(AmbiguousOutcome):
+            guarded.place_order(OrderRequest("PF_XBTUSD", Side.BUY, Decimal("0.01"), OrderType.MARKET, f"brk-{i}"))
     account.refresh_from_db()
     assert account.paused_until is not None
-    paused = send(client, route, position="0.1", id="while-open")
+    sent = fake.calls("sendorder")
+    paused = send(client, route, position="0.5", id="while-open")
     assert paused.reason == Reason.EXCHANGE_UNAVAILABLE and "circuit breaker open" in paused.message
-    calls = fake.calls("accounts")
+    assert fake.calls("sendorder") == sent  # nothing left for the exchange
+    # An exit is never blocked by the breaker.
+    exit_decision = send(client, route, action="sell", position="0", market_position="flat", id="exit")
+    assert exit_decision.reason == Reason.ORDER_SENT, exit_decision.message
+    (exit_order,) = exit_decision.orders.all()
+    assert exit_order.reduce_only and exit_order.state == OrderState.FILLED
+    assert fake.position(TRADER_KEY, "PF_XBTUSD") == Decimal(0)
     ExchangeAccount.objects.filter(pk=account.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
     assert send(client, route, position="0.1", id="after").reason == Reason.ORDER_SENT
-    assert fake.calls("accounts") == calls + 1
+
+
+def test_our_own_rate_budget_refusals_never_count_towards_the_breaker(account, fake, exchange_url):
+    if fake.uws is not None:
+        pytest.skip("the per-key budget is the REST adapter's")
+    guarded = exchange_for(account)
+    for i in range(6):
+        # Our per-key budget is spent: the order waits for it locally (the exchange never sees a refused call).
+        budget_for(TRADER_KEY).exhaust(Pool.DERIVATIVES)
+        guarded.place_order(OrderRequest("PF_XBTUSD", Side.BUY, Decimal("0.01"), OrderType.MARKET, f"budget-{i}"))
+    account.refresh_from_db()
+    assert account.paused_until is None and account.failure_streak == 0
+    assert fake.position(TRADER_KEY, "PF_XBTUSD") == Decimal("0.06")

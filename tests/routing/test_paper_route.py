@@ -213,8 +213,8 @@ def test_paper_stops_are_triggered_by_a_django_q2_schedule(trader, paper, fake):
 
     from routing import schedules
 
-    schedules.ensure_paper_stops_schedule()
-    schedules.ensure_paper_stops_schedule()
+    schedules.ensure_schedules()
+    schedules.ensure_schedules()  # twice: still one row
     (schedule,) = Schedule.objects.filter(name=schedules.PAPER_STOPS_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
         "exchanges.paper.tasks.trigger_stops",

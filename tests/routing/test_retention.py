@@ -65,8 +65,8 @@ def test_the_prune_runs_as_a_django_q2_schedule_and_task():
 
     from routing import schedules, tasks
 
-    schedules.ensure_retention_schedule()
-    schedules.ensure_retention_schedule()
+    schedules.ensure_schedules()
+    schedules.ensure_schedules()  # twice: still one row
     schedule = Schedule.objects.get(name=schedules.RETENTION_SCHEDULE)
     assert schedule.func == "routing.tasks.prune_rejections" and schedule.schedule_type == Schedule.HOURLY
     assert "expired=0" in tasks.prune_rejections()

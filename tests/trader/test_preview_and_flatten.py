@@ -69,14 +69,14 @@ def test_flatten_closes_reduce_only_pauses_and_records_every_step(traders, fake)
     assert response.status_code == 200
     a.route.refresh_from_db()
     assert not a.route.enabled
-    close = Order.objects.filter(route=a.route, decision=None, purpose=Order.Purpose.STRATEGY).get()
+    close = Order.objects.filter(route=a.route, decision=None, purpose=Order.Purpose.FLATTEN).get()
     assert (close.side, close.size, close.reduce_only, close.state) == (
         "sell",
         Decimal("0.01"),
         True,
         OrderState.FILLED,
     )
-    assert close.client_order_id == f"or-{close.pk}"
+    assert close.client_order_id.startswith("or-")  # minted before the call, installation prefix first
     assert fake_positions(fake.url, TRADER_KEY) == {}
     # The worst-case stop went with the position.
     assert not Order.objects.filter(

@@ -78,7 +78,7 @@ def test_a_full_target_mode_alert_becomes_an_intent() -> None:
         ("0", Decimal(0)),
         ('".5"', Decimal("0.5")),
         ("0.30000000000000004", Decimal("0.30000000000000004")),  # Pine float noise, kept exactly
-        ("123456789012345678901.5", Decimal("123456789012345678901.5")),  # no float on the way
+        ("123456789012345.123456789", Decimal("123456789012345.123456789")),  # no float on the way
     ],
 )
 def test_numbers_arrive_as_json_numbers_or_numeric_strings_and_become_exact_decimals(
@@ -170,6 +170,12 @@ def test_unicode_text_is_kept() -> None:
         (body(price=[1]), "price", "expected a number, got a list"),
         (body(position={"v": 1}), "position", "expected a number, got an object"),
         (body(position="1e400"), "position", "out of range"),
+        # Beyond what an order's size column (< 10^18) could hold once multiplied: refused here, not acked and lost.
+        (body(contracts="99999999999999999999"), "contracts", "out of range"),
+        (body(position="1000000000000000"), "position", "out of range"),
+        (body(price="1E+15"), "price", "out of range"),
+        (body(symbol="XBTUſD"), "symbol", "is not a ticker"),  # the long s casefolds to s: never folded
+        (body(symbol="XBT USD"), "symbol", "is not a ticker"),
         (
             b'{"secret":"x","action":"buy","time":"2026-12-01T18:30:00Z","position":1e99999999999999999999999}',
             "position",

@@ -81,6 +81,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str,
     ("keys-unreadable", {}, {}, {"credentials_readable": False}, None, Reason.CREDENTIALS_UNREADABLE, "skip",
      "credentials"),
     ("live-no-subscription", {}, {}, {"live_access": False}, None, Reason.LIVE_ACCESS_REQUIRED, "skip", "live_access"),
+    ("older-than-the-newest-decided", {}, {}, {"last_fired_at": FIRED + timedelta(seconds=1)}, None,
+     Reason.SUPERSEDED, "skip", "not_superseded"),
+    ("order-in-flight", {}, {}, {"orders_in_flight": ("or-abc",)}, None, Reason.ORDER_IN_FLIGHT, "skip",
+     "no_order_in_flight"),
+    ("inverse-contract", {}, {}, {}, {"kind": "futures_inverse"}, Reason.INSTRUMENT_UNSUPPORTED, "skip",
+     "instrument_supported"),
+    ("eur-quoted", {}, {}, {}, {"quote": "EUR"}, Reason.INSTRUMENT_UNSUPPORTED, "skip", "instrument_supported"),
     ("other-symbol", {"symbol": "ETHUSD.P"}, {}, {}, None, Reason.SYMBOL_MISMATCH, "skip", "symbol"),
     ("spot-ticker-for-perp", {"symbol": "XBTUSD"}, {}, {}, None, Reason.SYMBOL_MISMATCH, "skip", "symbol"),
     ("exchange-prefix", {"symbol": "KRAKEN:XBTUSD.P"}, {}, {}, None, Reason.SYMBOL_MISMATCH, "skip", "symbol"),
@@ -126,8 +133,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str,
      Reason.EXCHANGE_UNAVAILABLE, "skip", "mark_price"),
     ("leverage-too-high", {}, {"max_leverage": D(2)}, {"equity": D(12000)}, None, Reason.MAX_LEVERAGE, "skip",
      "max_leverage"),
-    ("leverage-without-equity", {}, {"max_leverage": D(100)}, {"equity": None}, None, Reason.MAX_LEVERAGE, "skip",
-     "max_leverage"),
+    ("leverage-without-equity", {}, {"max_leverage": D(100)}, {"equity": None}, None, Reason.EXCHANGE_UNAVAILABLE,
+     "skip", "max_leverage"),
+    ("breaker-open", {}, {}, {"breaker_open_until": NOW + timedelta(seconds=30)}, None, Reason.EXCHANGE_UNAVAILABLE,
+     "skip", "breaker_closed"),
     ("leverage-with-negative-equity", {}, {"max_leverage": D(100)}, {"equity": D(-5)}, None, Reason.MAX_LEVERAGE,
      "skip", "max_leverage"),
     ("too-many-orders", {}, {"orders_per_hour": 5}, {"orders_last_hour": 5}, None, Reason.ORDER_RATE_LIMIT, "skip",
@@ -208,8 +217,10 @@ def test_an_order_that_passes_everything_is_sent_with_every_check_recorded() -> 
         "symbol",
         "alert_not_from_future",
         "alert_age",
+        "no_order_in_flight",
         "exchange_readable",
         "instrument",
+        "instrument_supported",
         "price_present",
         "mark_price",
         "price_deviation",
@@ -237,8 +248,10 @@ def test_checks_that_do_not_apply_are_not_recorded() -> None:
         "credentials",
         "alert_not_from_future",
         "alert_age",
+        "no_order_in_flight",
         "exchange_readable",
         "instrument",
+        "instrument_supported",
         "position_change",
         "size_step",
     ]
@@ -313,8 +326,18 @@ ORDERED_FAILURES: list[tuple[Reason, str, dict[str, Any], dict[str, Any], dict[s
     (Reason.CREDENTIALS_UNREADABLE, "credentials", {}, {}, {"credentials_readable": False}),
     (Reason.SYMBOL_MISMATCH, "symbol", {"symbol": "ETHUSD"}, {}, {}),
     (Reason.STALE_ALERT, "alert_age", {"fired_at": NOW - timedelta(hours=1)}, {}, {}),
+    (Reason.SUPERSEDED, "not_superseded", {}, {}, {"last_fired_at": NOW}),
+    (Reason.ORDER_IN_FLIGHT, "no_order_in_flight", {}, {}, {"orders_in_flight": ("or-1",)}),
     (Reason.EXCHANGE_UNAVAILABLE, "exchange_readable", {}, {}, {"read_error": "503"}),
-    (Reason.INSTRUMENT_NOT_TRADEABLE, "instrument", {}, {}, {"instrument": replace(INSTRUMENT, suspended=True)}),
+    # (The snapshot's instrument is one value: the earlier failure carries the later one's change too.)
+    (
+        Reason.INSTRUMENT_NOT_TRADEABLE,
+        "instrument",
+        {},
+        {},
+        {"instrument": replace(INSTRUMENT, suspended=True, quote="EUR")},
+    ),
+    (Reason.INSTRUMENT_UNSUPPORTED, "instrument_supported", {}, {}, {"instrument": replace(INSTRUMENT, quote="EUR")}),
     (Reason.INVALID_PAYLOAD, "price_present", {"price": None}, {"price_deviation_pct": D(1)}, {}),
 ]
 # After the structural ones, the exposure checks in their order (applied on a clean structural state).
@@ -336,7 +359,7 @@ def test_the_first_failing_structural_check_wins_over_every_later_one(first: int
     alert: dict[str, Any] = {}
     route: dict[str, Any] = {}
     snapshot: dict[str, Any] = {}
-    for _, _, a, r, s in ORDERED_FAILURES[first:]:
+    for _, _, a, r, s in reversed(ORDERED_FAILURES[first:]):  # an earlier failure's change wins a shared key
         alert |= a
         route |= r
         snapshot |= s

@@ -1,10 +1,14 @@
 """Every caller's view of an account's exchange: rate-limit backoff with jitter, and a circuit breaker.
 
-`RateLimited` means the request did not take effect (our per-key budget refused it, or Kraken answered
-apiLimitExceeded before acting), so waiting `retry_after` (plus jitter, so workers sharing a key do not retry in
-lockstep) and trying again - with the same client order id for orders - is safe. Five failures within a minute
-open the breaker: the account is paused for a minute, and decisions say so instead of hammering a struggling
-exchange; after the pause the next call goes through (and a failure starts a new count).
+`RateLimited` means the request did not take effect (our own per-key budget refused it, or the venue answered
+"too many requests" before acting), so waiting `retry_after` (plus jitter, so workers sharing a key do not retry
+in lockstep) and trying again - with the same client order id for orders - is safe.
+
+The breaker protects a struggling exchange from our orders, and nothing else:
+- it counts only real exchange failures of trading calls (placing, editing, cancelling orders): not our own
+  budget refusals (the exchange never saw those), not reads (a failing read already ends in a skip);
+- five within a minute pause the account for a minute, and decisions say so;
+- it never blocks a reduce-only order: an exit or the worst-case stop is always tried.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
-from exchanges.base import Exchange
+from exchanges.base import Exchange, OrderRequest
 from exchanges.errors import AmbiguousOutcome, RateLimited, Unavailable
 
 FAILURES_TO_OPEN = 5
@@ -27,6 +31,7 @@ FAILURE_WINDOW = timedelta(seconds=60)
 PAUSE = timedelta(seconds=60)
 RATE_LIMIT_RETRIES = 3
 MAX_BACKOFF_SECONDS = 5.0
+TRADING_CALLS = frozenset({"place_order", "edit_order", "cancel_order"})
 
 
 class BreakerOpen(Unavailable):
@@ -58,33 +63,37 @@ class GuardedExchange:
             return target
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self._call(target, *args, **kwargs)
+            return self._call(name, target, *args, **kwargs)
 
         return call
 
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        until = breaker_open_until(self._account, self._clock())
-        if until is not None:
-            raise BreakerOpen(f"circuit breaker open until {until:%H:%M:%S} UTC after repeated exchange failures")
+    def _call(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        trading = name in TRADING_CALLS
+        if name == "place_order" and not _reduce_only(args, kwargs):
+            until = breaker_open_until(self._account, self._clock())
+            if until is not None:
+                raise BreakerOpen(f"circuit breaker open until {until:%H:%M:%S} UTC after repeated exchange failures")
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             try:
                 result = fn(*args, **kwargs)
             except RateLimited as exc:
-                self._failed()
+                if trading and not exc.local:
+                    self._failed()
                 if attempt == RATE_LIMIT_RETRIES:
                     raise
                 delay = min(MAX_BACKOFF_SECONDS, max(exc.retry_after, 0.05) * (2**attempt))
                 self._sleep(delay * random.uniform(1.0, 1.5))
                 continue
             except (Unavailable, AmbiguousOutcome):
-                self._failed()
+                if trading:
+                    self._failed()
                 raise
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _failed(self) -> None:
-        # Failures are counted in a rolling window, not reset by the next success: an exchange whose account
-        # endpoint fails while its ticker answers is still failing every decision.
+        # Failures are counted in a rolling window, not reset by the next success: an exchange whose order endpoint
+        # fails every other call is still failing.
         now = self._clock()
         with transaction.atomic():
             account = (
@@ -104,3 +113,8 @@ class GuardedExchange:
             )
         if paused_until:
             self._account.paused_until = paused_until
+
+
+def _reduce_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    request = args[0] if args else kwargs.get("request")
+    return isinstance(request, OrderRequest) and request.reduce_only

@@ -1,0 +1,20 @@
+"""Reconciliation: bring our books up to date with the exchange, finish what crashed workers left, and flag -
+never "fix" by trading - any disagreement between the exchange position and what our orders imply.
+
+- `tick` (a django-q2 schedule, and once per cluster start) fans out: every account due gets its own short task
+  (`account.reconcile_account`), so no task ever holds a worker near its timeout, however many accounts there are.
+- `sweep` (its own schedule) re-drives alerts a dead worker left behind.
+- `account` reconciles one account: unknown orders, fills, the account log, open orders, drift, worst-case stops -
+  each route on its own, so one route's failure never stops the others.
+- `run` does all of it inline (`manage.py reconcile`, tests).
+
+Idempotent throughout: fills and account-log rows are keyed by the exchange's own ids, order states move only
+through the transition table, and every send happens under the route's lease.
+"""
+
+from __future__ import annotations
+
+from routing.reconcile.report import Report
+from routing.reconcile.run import run
+
+__all__ = ["Report", "run"]
