@@ -10,9 +10,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from audit.models import Decision, Fill, Order, OrderEvent
+from audit.models import Decision, Fill, LedgerEntry, Order, OrderEvent
 from audit.order_states import OrderState, check_transition
 from exchanges.base import Exchange, OrderAck, OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
@@ -202,6 +203,8 @@ def record_ack(order: Order, ack: OrderAck, *, exchange_account_id: int | None, 
                         "filled_at": f.time,
                     },
                 )
+        if exchange_account_id is not None and ack.fills:
+            attach_fees(exchange_account_id, [f.fill_id for f in ack.fills])
         transition(
             order,
             state,
@@ -211,6 +214,23 @@ def record_ack(order: Order, ack: OrderAck, *, exchange_account_id: int | None, 
             venue_status=ack.status[:80],
             filled_size=filled,
             average_fill_price=average,
+        )
+
+
+def attach_fees(exchange_account_id: int, execution_ids: list[str]) -> None:
+    """A fill's fee and realised P&L are the sums of the account-log rows of its execution (a trade writes several:
+    the cash leg with the fee, the position leg with the P&L). Called whenever either side arrives - the fill or a
+    log row - so whichever comes second completes the pair: a log row seen before its fill never loses its money."""
+    if not execution_ids:
+        return
+    sums = (
+        LedgerEntry.objects.filter(exchange_account_id=exchange_account_id, execution_id__in=execution_ids)
+        .values("execution_id")
+        .annotate(fee=Sum("fee"), pnl=Sum("realized_pnl"))
+    )
+    for row in sums:
+        Fill.objects.filter(exchange_account_id=exchange_account_id, fill_id=row["execution_id"]).update(
+            fee=row["fee"], realized_pnl=row["pnl"]
         )
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import CredentialsUnreadable, ExchangeAccount
@@ -21,7 +20,7 @@ from audit.order_states import OrderState
 from exchanges.base import Exchange
 from exchanges.connect import exchange_for
 from exchanges.errors import AuthenticationFailed, ExchangeError, PermissionDenied
-from routing import credentials, drift, lease, lifecycle, protection, selectors
+from routing import credentials, drift, lease, lifecycle, orders, protection, selectors
 from routing.attention import raise_attention
 from routing.domain import number_text
 from routing.models import Route
@@ -179,6 +178,7 @@ def _import_fills(
         )
     }
     routes_by_symbol = {r.symbol: r for r in Route.objects.filter(exchange_account=account, enabled=True)}
+    created_ids: list[str] = []
     for f in fills:
         order = by_client.get(f.client_order_id or "")
         route = order.route if order else routes_by_symbol.get(f.symbol)
@@ -199,6 +199,9 @@ def _import_fills(
             },
         )
         report.fills += int(created)
+        if created:
+            created_ids.append(f.fill_id)
+    orders.attach_fees(account.pk, created_ids)  # log rows imported before their fill
     latest = max((f.time for f in fills), default=None)
     ExchangeAccount.objects.filter(pk=account.pk).update(
         fills_synced_until=max(latest or since + OVERLAP, since + OVERLAP)
@@ -234,14 +237,7 @@ def _import_ledger(
         report.ledger += 1
         if e.execution_id:
             touched.add(e.execution_id)
-    # A trade writes several account-log rows (cash leg with the fee, position leg): the fill gets their sums.
-    for execution_id in touched:
-        sums = LedgerEntry.objects.filter(exchange_account=account, execution_id=execution_id).aggregate(
-            fee=Sum("fee"), pnl=Sum("realized_pnl")
-        )
-        Fill.objects.filter(exchange_account=account, fill_id=execution_id).update(
-            fee=sums["fee"], realized_pnl=sums["pnl"]
-        )
+    orders.attach_fees(account.pk, sorted(touched))
     latest = max((e.time for e in entries), default=None)
     ExchangeAccount.objects.filter(pk=account.pk).update(
         ledger_synced_until=max(latest or since + OVERLAP, since + OVERLAP)

@@ -23,6 +23,7 @@ from exchanges.paper.service import create_paper_account
 from exchanges.paper.tasks import trigger_stops
 from routing import reconcile
 from routing.models import Route, RouteState
+from routing.reconcile.account import reconcile_account
 from tests.routing.conftest import CANARY_ROUTE_SECRET, TRADER_KEY, payload, post
 from tests.venue_calls import private_calls, public_calls
 from tests.worker import run_queued_tasks
@@ -250,13 +251,9 @@ def test_paper_stops_are_triggered_by_a_django_q2_schedule(trader, paper, fake):
     assert book.positions() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing/reconcile.py: a fill that lands between reconciliation's fills read and its account-log read "
-    "keeps no fee or P&L for good (the log rows are imported before the fill row exists, and later passes only "
-    "update fills from log rows they have not seen). Same on Kraken; issue 7 'a log row seen before its fill'.",
-)
 def test_a_fill_between_the_fills_read_and_the_log_read_keeps_its_fee(client, trader, paper, fake):
+    """A fill that lands between reconciliation's fills read and its account-log read: the log rows arrive first,
+    the fill a pass later - and it still gets its fee and P&L (issue 7: a log row seen before its fill)."""
     route = paper_route(trader, paper)
     send(client, route, position="0.1")
     exchange = paper_exchange(paper)
@@ -271,7 +268,7 @@ def test_a_fill_between_the_fills_read_and_the_log_read_keeps_its_fee(client, tr
             fake.set_mark(SYMBOL, Decimal(56000))
             return exchange.ledger_since(since)
 
-    reconcile.reconcile_account(paper, MarkFallsBetweenTheReads(), reconcile.Report(), clock=timezone.now)
+    reconcile_account(paper, MarkFallsBetweenTheReads(), reconcile.Report(), clock=timezone.now)
     reconcile.run()  # and the next round, as the schedule runs it
     stop = Order.objects.get(route=route, purpose=Order.Purpose.WORST_CASE_STOP)
     assert stop.state == OrderState.FILLED
