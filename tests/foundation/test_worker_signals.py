@@ -46,7 +46,9 @@ TUNING = {
     "KRAKEN_CONNECT_TIMEOUT": "0.5",
     "KRAKEN_READ_TIMEOUT": "4",
     "KRAKEN_UWS_ACK_TIMEOUT": "1",
-    "ORDER_LOOKUP_WINDOW_SECONDS": "8",  # must exceed connect + read timeout and the UWS ack timeout + 6 s
+    "ORDER_LOOKUP_WINDOW_SECONDS": "8",  # must exceed connect + read timeout, and the order deadline + clock skew
+    "ORDER_DEADLINE_SECONDS": "5",
+    "CLOCK_SKEW_SECONDS": "0.5",
 }
 
 
