@@ -25,6 +25,7 @@ def production_env(**extra: str) -> dict[str, str]:
             "CSRF_TRUSTED_ORIGINS": "https://orderrail.example.com",
             "EMAIL_URL": "smtp+tls://mailer:password@smtp.example.com:587",
             "SECURE_HSTS_PRELOAD": "1",
+            "KRAKEN_FUTURES_URL": "https://futures.kraken.com",
             "PYTHONUNBUFFERED": "1",
         }
     )
