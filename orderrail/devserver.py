@@ -150,6 +150,7 @@ def main() -> int:
         if seeded != 0:
             print(f"seed_demo failed (exit {seeded})", file=sys.stderr)
             return 1
+        launcher.start("engine", [*manage, "engine"])
         launcher.start("worker", [*manage, "worker"])
         launcher.start("web server", [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"])
         if not launcher.stopping.wait(2):
@@ -164,7 +165,7 @@ def main() -> int:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)  # once stopping, nothing may interrupt the stop
         if launcher.signal_name:
-            print(f"\n{launcher.signal_name}: stopping web server, worker and fake kraken…")
+            print(f"\n{launcher.signal_name}: stopping web server, engine, worker and fake kraken…")
         if not launcher.stop_all():
             status = status or 1
     return status

@@ -231,8 +231,21 @@ if ORDER_LOOKUP_WINDOW_SECONDS <= ORDER_DEADLINE_SECONDS + CLOCK_SKEW_SECONDS:
 ORDER_ID_PREFIX = env.str("ORDER_ID_PREFIX", default="or")
 if not re.fullmatch(r"[A-Za-z0-9]{1,6}", ORDER_ID_PREFIX):
     raise ImproperlyConfigured("ORDER_ID_PREFIX must be 1-6 letters and digits (client order ids are 18 characters)")
-# Reconciliation and the sweeper run on this schedule (minutes) and once whenever a worker starts.
+# Every account is reconciled at least this often (minutes), and at once when it has orders in flight or the engine
+# starts.
 RECONCILE_EVERY_MINUTES = env.int("RECONCILE_EVERY_MINUTES", default=1)
+# The engine (`manage.py engine`, routing/engine.py): threads overlapping exchange round trips across routes (each
+# holds one database connection), how many of them background work may never take, how often it looks for work
+# without a notification (PostgreSQL's NOTIFY wakes it at once), how often it looks for due accounts and for
+# alerts whose worker died.
+ENGINE_THREADS = env.int("ENGINE_THREADS", default=16)
+ENGINE_ALERT_RESERVE = env.int("ENGINE_ALERT_RESERVE", default=4)
+ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=0.05)
+ENGINE_BACKGROUND_SECONDS = env.float("ENGINE_BACKGROUND_SECONDS", default=1.0)
+ENGINE_SWEEP_SECONDS = env.float("ENGINE_SWEEP_SECONDS", default=5.0)
+# On SIGTERM the engine takes no new work and lets jobs under way finish for at most this long (keep it below the
+# supervisor's stop timeout: systemd's default is 90 s).
+ENGINE_STOP_GRACE_SECONDS = env.float("ENGINE_STOP_GRACE_SECONDS", default=20.0)
 # A route's processing lease; a worker that dies holding it blocks the route for at most this long.
 ROUTE_LEASE_SECONDS = env.int("ROUTE_LEASE_SECONDS", default=60)
 # A queued alert nobody has picked up for this long is re-driven by the sweeper.

@@ -1,37 +1,21 @@
-"""Getting alerts processed: enqueueing an alert's task, and waking a route's queue when its lease is released."""
+"""Telling the engine an alert is waiting. The alert table is the queue (routing/engine.py): nothing else is
+needed for an alert to be decided, this only makes it happen without waiting for the engine's next poll."""
 
 from __future__ import annotations
 
-from django_q.brokers import get_broker
-from django_q.tasks import async_task
-
-from audit.models import Alert
-
-PROCESS_TASK = "routing.tasks.process_alert"
-
-_BROKER = None
+from django.db import connection
 
 
-def broker():  # type: ignore[no-untyped-def]
-    # get_broker() builds a new broker object on every call; one per process is enough.
-    global _BROKER  # noqa: PLW0603
-    if _BROKER is None:
-        _BROKER = get_broker()
-    return _BROKER
+def alert_stored() -> None:
+    """In the transaction that stores the alert: PostgreSQL delivers the notification when it commits (and not at
+    all if it rolls back). SQLite has no notifications; the engine polls it."""
+    if connection.vendor == "postgresql":
+        from routing.engine import NOTIFY_CHANNEL
 
-
-def enqueue(alert_id: int) -> None:
-    """Must run in the transaction that stores the alert (ORM broker, same database): both exist or neither."""
-    async_task(PROCESS_TASK, alert_id, broker=broker(), task_name=f"alert-{alert_id}")
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def wake_route(route_id: int) -> None:
-    """Alerts of the route queued while someone else held its lease: start on the oldest now."""
-    first = (
-        Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED)
-        .order_by("fired_at", "received_at", "id")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if first is not None:
-        enqueue(first)
+    """Alerts of the route may have queued while its lease was held: make sure the engine looks again now."""
+    alert_stored()

@@ -2,8 +2,8 @@
 
 Order of checks (cheapest first, and nothing is stored for a request we cannot attribute to a route):
 size → route → JSON and payload v1 → shared secret (constant time) → dedupe (a unique constraint) → one
-transaction storing the Alert and enqueueing its task. Rejections of a known route are stored with their reason,
-up to a per-route budget, so a flood cannot fill the database.
+transaction storing the Alert, which is itself the engine's queue entry. Rejections of a known route are stored
+with their reason, up to a per-route budget, so a flood cannot fill the database.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.db.models import F
 
 from audit.models import Alert, Decision
 from audit.reasons import Reason, explain
-from routing.dispatch import enqueue
+from routing.dispatch import alert_stored
 from routing.domain import to_json
 from routing.models import Route
 from routing.payload import FIELDS, ParsedAlert, PayloadError, dedupe_key, parse_alert
@@ -123,8 +123,9 @@ def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str
                 dedupe_key=key,
                 intent=to_json(parsed.intent),
             )
-            # Same transaction as the alert (ORM broker on the same database): both exist or neither does.
-            enqueue(alert.pk)
+            # The stored alert is the queue entry (routing/engine.py); the notification, delivered on commit, only
+            # wakes the engine sooner.
+            alert_stored()
     except IntegrityError:
         original = Alert.objects.filter(route_id=route.pk, dedupe_key=key).values_list("pk", flat=True).first()
         if original is None:  # the constraint fired for another reason: we could not store it

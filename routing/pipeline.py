@@ -32,6 +32,7 @@ from audit.reasons import Reason, explain
 from billing.access import has_live_access
 from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
+from ops.logs import bound_alert
 from routing import lease, lifecycle, orders, outcome, protection, selectors
 from routing.attention import raise_attention
 from routing.crashpoints import crashpoint
@@ -55,8 +56,12 @@ def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
     that expires; the sweeper re-drives what it left queued.
     """
     route_id = Alert.objects.filter(pk=alert_id).values_list("route_id", flat=True).first()
-    if route_id is None:
-        return
+    if route_id is not None:
+        process_route(route_id, clock=clock)
+
+
+def process_route(route_id: int, *, clock: Clock = timezone.now) -> None:
+    """Decide the route's queued alerts in order, under its lease; return at once if someone else holds it."""
     while (held := lease.acquire(route_id, clock())) is not None:
         try:
             _drain_route(held, clock)
@@ -84,7 +89,8 @@ def _drain_route(held: lease.Lease, clock: Clock) -> None:
         )
         if claimed == 1:
             crashpoint("after_claim")
-            decide_and_send(next_id, now=now, held=held, clock=clock)
+            with bound_alert(next_id):  # every log line of the decision carries the alert id
+                decide_and_send(next_id, now=now, held=held, clock=clock)
 
 
 def decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock = timezone.now) -> None:

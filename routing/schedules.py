@@ -1,4 +1,9 @@
-"""The periodic jobs, kept to exactly one row each, and what a worker does when it starts."""
+"""django-q2's periodic jobs, kept to exactly one row each.
+
+Alerts and reconciliation are not among them: the engine (routing/engine.py) decides alerts from the alert table
+and reconciles every account that is due, with alerts always first. What is left for django-q2 is the rest of the
+calendar - each job is one row of `wanted_schedules`.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,18 @@ import logging
 import threading
 from typing import Any
 
-from django.conf import settings
-
 logger = logging.getLogger(__name__)
-RECONCILE_SCHEDULE = "orderrail-reconcile"
-SWEEP_SCHEDULE = "orderrail-sweep"
 RETENTION_SCHEDULE = "orderrail-prune-rejections"
 PAPER_STOPS_SCHEDULE = "orderrail-paper-stops"
+# Rows earlier versions created; the engine does their work now.
+RETIRED = ("orderrail-reconcile", "orderrail-sweep")
 _started = threading.Event()
 
 
 def wanted_schedules() -> dict[str, dict[str, object]]:
     from django_q.models import Schedule
 
-    every_period = {"schedule_type": Schedule.MINUTES, "minutes": settings.RECONCILE_EVERY_MINUTES, "repeats": -1}
     return {
-        # The tick only queues one short task per account that is due (routing/reconcile/tick.py).
-        RECONCILE_SCHEDULE: {"func": "routing.tasks.reconcile_tick", **every_period},
-        SWEEP_SCHEDULE: {"func": "routing.tasks.sweep", **every_period},
         # Hourly pruning of old rejections (audit.retention).
         RETENTION_SCHEDULE: {"func": "routing.tasks.prune_rejections", "schedule_type": Schedule.HOURLY, "repeats": -1},
         # Every minute, resting paper stops fire if the mark crossed them (exchanges/paper/tasks.py); running twice
@@ -42,6 +41,7 @@ def ensure_schedules() -> None:
     race here, so a duplicate can appear: the next call keeps the oldest row and deletes the rest."""
     from django_q.models import Schedule
 
+    Schedule.objects.filter(name__in=RETIRED).delete()
     for name, wanted in wanted_schedules().items():
         rows = list(Schedule.objects.filter(name=name).order_by("pk"))
         if not rows:
@@ -54,24 +54,12 @@ def ensure_schedules() -> None:
             Schedule.objects.filter(pk=keep.pk).update(**wanted)
 
 
-ensure_schedule = ensure_schedules  # the name the worker start and older callers use
-
-
 def on_worker_start(sender: Any = None, proc_name: str = "", **kwargs: Any) -> None:
-    # post_spawn fires once per spawned worker process; the start-up tick it queues is idempotent across the
-    # cluster's workers (and across clusters): an account queued by one is not queued again by the next.
+    # post_spawn fires once per spawned worker process; once per process is plenty.
     if _started.is_set():
         return
     _started.set()
-    from django_q.tasks import async_task
-
-    # The start-up tick first, and on its own: nothing about the schedules may stand in its way.
-    try:
-        async_task("routing.tasks.reconcile_tick", True, task_name="reconcile-on-start")
-        async_task("routing.tasks.sweep", task_name="sweep-on-start")
-    except Exception:  # a failure here must not stop the worker from serving alerts
-        logger.exception("could not enqueue the start-up reconciliation")
     try:
         ensure_schedules()
-    except Exception:
+    except Exception:  # a failure here must not stop the worker
         logger.exception("could not ensure the periodic schedules")

@@ -1,4 +1,8 @@
-"""django-q2 task entry points: one-line wrappers that take ids and hold no logic."""
+"""django-q2 task entry points: one-line wrappers that take ids and hold no logic.
+
+Alerts and reconciliation run in the engine (routing/engine.py), not here; `process_alert` and `reconcile` stay so
+that tasks queued by an older version still run (they do the same work, under the same leases).
+"""
 
 from __future__ import annotations
 
@@ -16,41 +20,12 @@ def process_alert(alert_id: int) -> None:
         logger.info("alert task finished")
 
 
-def reconcile_tick(starting: bool = False) -> int:
-    from django.utils import timezone
-
-    from routing.reconcile.tick import tick
-
-    return tick(timezone.now(), starting=starting)
-
-
-def reconcile_account(account_id: int) -> str:
-    from ops.heartbeat import RECONCILED, beat
-    from routing.reconcile.account import reconcile_account_id
-    from routing.reconcile.report import Report
-
-    report = Report()
-    reconcile_account_id(account_id, report)
-    beat(RECONCILED)  # /healthz reports the age of the last completed reconciliation
-    return repr(report)
-
-
-def sweep() -> int:
-    from routing.reconcile.report import Report
-    from routing.reconcile.sweep import sweep_alerts
-
-    report = Report()
-    sweep_alerts(report)
-    return report.alerts_redriven
-
-
 def reconcile() -> str:
-    """Everything inline (schedules created before the tick existed point here)."""
     from ops.heartbeat import RECONCILED, beat
     from routing.reconcile import run
 
     report = repr(run())
-    beat(RECONCILED)
+    beat(RECONCILED)  # /healthz reports the age of the last completed reconciliation
     return report
 
 

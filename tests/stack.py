@@ -1,4 +1,5 @@
-"""The real stack as separate processes: the fake Kraken, gunicorn, and the django-q2 worker (`manage.py worker`).
+"""The real stack as separate processes: the fake Kraken, gunicorn, the engine (`manage.py engine`) and the
+django-q2 worker (`manage.py worker`).
 
 Used by the end-to-end tests (against the test database) and by bench/ (against a database of its own)."""
 
@@ -150,8 +151,14 @@ def start_web(
 
 
 def start_worker(procs: Processes, env: dict[str, str], log: Path | None = None) -> None:
-    """`manage.py worker`: the django-q2 cluster, stopped cleanly by SIGTERM to its group (orderrail/cluster.py)."""
-    procs.start("worker", [sys.executable, "manage.py", "worker"], env, log)
+    """`manage.py engine`: decides alerts and reconciles accounts (routing/engine.py); SIGTERM stops it cleanly."""
+    procs.start("worker", [sys.executable, "manage.py", "engine"], env, log)
+
+
+def start_django_q(procs: Processes, env: dict[str, str], log: Path | None = None) -> None:
+    """`manage.py worker`: the django-q2 cluster for the other periodic jobs, stopped cleanly by SIGTERM to its
+    group (orderrail/cluster.py)."""
+    procs.start("django_q", [sys.executable, "manage.py", "worker"], env, log)
 
 
 def group_members(pgid: int) -> list[int]:

@@ -1,8 +1,11 @@
-"""Runs queued django-q2 tasks in the test process, through django-q's own broker and signed packages.
+"""Runs queued work in the test process, the way the real processes do.
 
-This is the same path `qcluster` takes (dequeue → unpack → call → acknowledge) minus the process pool, so a test
-proves the webhook really enqueued a runnable task. Tests that need the real worker process start `manage.py worker`
-(see tests/stack.py)."""
+- Alerts: `routing.engine.Engine` in inline mode - the same scheduling rounds, queries, leases and pipeline as
+  `manage.py engine`, with every job run in the test's own thread (so it sees the test's transaction). Tests that
+  need the real processes start them (see tests/stack.py).
+- django-q2 tasks (other periodic jobs): through django-q's own broker and signed packages, the path
+  `manage.py worker` takes (dequeue → unpack → call → acknowledge) minus the process pool.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,17 @@ from django_q.brokers import get_broker
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
+from audit.models import Alert
+
 
 def run_queued_tasks(limit: int = 10_000) -> int:
+    """Everything queued now: alerts decided, django-q2 tasks run. Returns how many alerts and tasks it ran."""
+    from routing.engine import Engine
+
+    before = Alert.objects.filter(status=Alert.Status.DECIDED).count()
+    Engine(threads=1, inline=True).drain()
+    ran = Alert.objects.filter(status=Alert.Status.DECIDED).count() - before
     broker = get_broker()
-    ran = 0
     while ran < limit and OrmQ.objects.exists():
         batch = broker.dequeue() or []
         if not batch:

@@ -16,14 +16,19 @@ from routing.reconcile.report import Report
 logger = logging.getLogger(__name__)
 
 
-def sweep_alerts(report: Report, *, clock: Callable[[], datetime] = timezone.now) -> None:
-    now = clock()
-    # Claimed, no decision, lease long gone: the worker died between the claim and the decision commit.
-    Alert.objects.filter(
+def reset_dead_claims(now: datetime) -> int:
+    """Claimed, no decision, lease long gone: the worker died between the claim and the decision commit. Back in
+    the queue (the engine picks it up in its next round)."""
+    return Alert.objects.filter(
         status=Alert.Status.PROCESSING,
         claimed_at__lt=now - timedelta(seconds=settings.ROUTE_LEASE_SECONDS),
         decision__isnull=True,
     ).update(status=Alert.Status.QUEUED, claimed_at=None)
+
+
+def sweep_alerts(report: Report, *, clock: Callable[[], datetime] = timezone.now) -> None:
+    now = clock()
+    reset_dead_claims(now)
     stuck = (
         Alert.objects.filter(
             status=Alert.Status.QUEUED, received_at__lt=now - timedelta(seconds=settings.SWEEP_STUCK_SECONDS)

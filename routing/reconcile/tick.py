@@ -1,9 +1,8 @@
-"""The periodic tick: fan reconciliation out to one short task per account that is due.
+"""Which accounts are due for reconciliation, and claiming them: one short job per account.
 
-An account is due when it was not reconciled within the period, or when it has orders in flight (those need
-settling at once - a restart is exactly when they do). A task already queued for it recently is not queued again,
-so the ticks of several worker clusters (or a slow queue) never pile up duplicates; a marker older than two periods
-is taken as lost and the account is queued again.
+An account is due when it was not reconciled within the period, has orders in flight (those need settling at
+once), or was not reconciled since the engine started. A claim marker keeps several engines from reconciling one
+account at the same time; a claim left by an engine that died is taken as lost.
 """
 
 from __future__ import annotations
@@ -12,50 +11,56 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django_q.tasks import async_task
 
 from accounts.models import ExchangeAccount
 from audit.order_states import OrderState
 
-ACCOUNT_TASK = "routing.tasks.reconcile_account"
+IN_FLIGHT_RECHECK = timedelta(seconds=5)
 
 
 def period() -> timedelta:
     return timedelta(minutes=settings.RECONCILE_EVERY_MINUTES)
 
 
-def due_accounts(now: datetime, *, starting: bool = False) -> list[int]:
-    in_flight = Q(routes__orders__state__in=[OrderState.PENDING_SUBMIT, OrderState.UNKNOWN])
-    stale = Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=now - period() + timedelta(seconds=5))
-    not_queued = _not_queued(now, starting=starting)
+def due_accounts(now: datetime, *, engine_started: datetime) -> list[int]:
+    """Accounts to reconcile now: not reconciled within the period, with orders in flight, or not reconciled since
+    this engine started (whatever happened while no engine ran - fills, triggered stops, orders left in flight - is
+    brought in at once after a restart); and not claimed by a live engine."""
+    # Orders in flight are looked at again every few seconds, not every round: each look is several exchange reads.
+    in_flight = Q(routes__orders__state__in=[OrderState.PENDING_SUBMIT, OrderState.UNKNOWN]) & Q(
+        reconciled_at__lt=now - IN_FLIGHT_RECHECK
+    )
+    stale = Q(reconciled_at__isnull=True) | Q(
+        reconciled_at__lt=max(now - period() + timedelta(seconds=5), engine_started)
+    )
     return list(
         ExchangeAccount.objects.filter(connected=True)
-        .filter((stale | in_flight) & not_queued)
+        .filter((stale | in_flight) & _not_claimed(now, engine_started=engine_started))
         .order_by("reconciled_at", "pk")
         .values_list("pk", flat=True)
         .distinct()
     )
 
 
-def tick(now: datetime, *, starting: bool = False) -> int:
-    """Queue a reconciliation task for every account that is due. Returns how many were queued.
-
-    `starting`: the first tick of a worker cluster. A marker left by a cluster that died may be minutes old and its
-    task lost with it, so only a marker of the last few seconds (another cluster starting at the same moment)
-    counts then."""
-    queued = 0
-    for account_id in due_accounts(now, starting=starting):
-        # Claim the account for this tick first: of two racing ticks, one queues it.
+def claim_due(now: datetime, *, limit: int, engine_started: datetime) -> list[int]:
+    """Claim up to `limit` due accounts for this process (compare-and-set on the claim marker: of several engines,
+    one takes each account). The job clears the marker when it finishes (routing/reconcile/account.py)."""
+    claimed: list[int] = []
+    for account_id in due_accounts(now, engine_started=engine_started):
+        if len(claimed) >= limit:
+            break
         if (
             ExchangeAccount.objects.filter(pk=account_id)
-            .filter(_not_queued(now, starting=starting))
+            .filter(_not_claimed(now, engine_started=engine_started))
             .update(reconcile_queued_at=now)
         ):
-            async_task(ACCOUNT_TASK, account_id, task_name=f"reconcile-account-{account_id}")
-            queued += 1
-    return queued
+            claimed.append(account_id)
+    return claimed
 
 
-def _not_queued(now: datetime, *, starting: bool) -> Q:
-    recent = timedelta(seconds=10) if starting else 2 * period()
-    return Q(reconcile_queued_at__isnull=True) | Q(reconcile_queued_at__lt=now - recent)
+def _not_claimed(now: datetime, *, engine_started: datetime) -> Q:
+    """No live claim on the account. A claim older than two periods is lost, and so is any claim made before this
+    engine started: it may be a dead engine's, whose job died with it. (Another engine starting beside us may then
+    reconcile the same account once more - harmless: reconciliation is idempotent and sends only under the lease.)"""
+    lost_before = max(now - 2 * period(), engine_started)
+    return Q(reconcile_queued_at__isnull=True) | Q(reconcile_queued_at__lt=lost_before)

@@ -1,18 +1,18 @@
 """Crash recovery through the real processes (reference §6.6, §7 rows 6-7).
 
-The worker (`manage.py qcluster`) is SIGKILLed at a named crash point (`routing.crashpoints`), the whole cluster is
-then stopped and a fresh one started without the crash switch - a restart. The fresh cluster's start-up
-reconciliation (`routing.schedules.on_worker_start` → `routing.reconcile.run`) must finish the job: one Decision
-per alert, one exchange order per intent, never a blind re-send, and an Order whose history says how it got there.
+The worker (`manage.py engine`) is SIGKILLed at a named crash point (`routing.crashpoints`), then a fresh one is
+started without the crash switch - a restart. The fresh engine's start-up reconciliation (every account with
+orders in flight, claimed at once: routing/reconcile/tick.py) and its sweep of dead claims must finish the job: one
+Decision per alert, one exchange order per intent, never a blind re-send, and an Order whose history says how it
+got there.
 
 A second test restarts the worker with 50 in-flight orders whose local states (`pending_submit`, `unknown`,
 `open`) lag behind what really happened on the exchange (filled, resting, cancelled): not one may be sent again,
 and each must end in the exchange's state (or `needs_attention`) within 60 s.
 
 Two more pin down bugs these tests found at 175c44a: a lost reply during the recovery's send must not be taken
-for position drift, and a restart must reconcile at once even when a racing first start of a multi-worker cluster
-left two reconcile schedules behind. The last pins down an alert stranded behind a reconciliation's hold on its
-route's lease (fixed by routing.lease.release handing on).
+for position drift, and a restart must reconcile at once whatever the engine that died left behind. The last pins
+down an alert stranded behind a reconciliation's hold on its route's lease (fixed by routing.lease.release handing on).
 
 The fake Kraken, gunicorn and the worker run as their own processes against the test database; the knobs that
 bound recovery (`ROUTE_LEASE_SECONDS`, `SWEEP_STUCK_SECONDS`, `ORDER_LOOKUP_WINDOW_SECONDS`, Kraken timeouts) are
@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ from typing import Any
 import pytest
 import requests
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule
 
 from accounts.models import ExchangeAccount
 from audit.models import Alert, Attention, Decision, Fill, Order, OrderEvent
@@ -44,7 +43,7 @@ from audit.reasons import Reason
 from exchanges.base import OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.kraken.adapter import KrakenFutures
 from exchanges.kraken.ratelimit import KeyBudget, Pool
-from routing import orders, schedules
+from routing import orders
 from routing.models import Route, RouteState
 from routing.selectors import implied_position
 from tests import stack
@@ -99,16 +98,19 @@ class Stack:
     web: str | None = None
     worker_logs: list[Path] = field(default_factory=list)
 
+    started_at: datetime | None = None
+
     def start_worker(self, **extra_env: str) -> float:
-        """Start a qcluster; returns the monotonic time it was started."""
+        """Start the engine (`manage.py engine`); returns the monotonic time it was started."""
         log = self.logs / f"worker-{len(self.worker_logs) + 1}.log"
         self.worker_logs.append(log)
         started = time.monotonic()
+        self.started_at = timezone.now()
         stack.start_worker(self.procs, {**self.env, **extra_env}, log=log)
         return started
 
     def kill_worker(self) -> None:
-        """SIGKILL the whole qcluster process group: sentinel, guard, pusher, monitor and every worker."""
+        """SIGKILL the engine's whole process group."""
         self.procs.kill("worker")
 
     def sendorders(self) -> int:
@@ -137,12 +139,9 @@ def crash_stack(tmp_path: Path, settings: Any, transport: str) -> Iterator[Stack
         extra = {**stack.uws_env(kraken, uws_port), **UWS_TUNING} if uws else {}
         env = stack.stack_env(stack.database_url(), kraken, **TUNING, **extra)
         settings.KRAKEN_FUTURES_URL = kraken
-        # A restart is never the service's first start: the periodic reconcile schedule already exists (created
-        # here, once; what a racing first start leaves behind is the last test's subject).
-        schedules.ensure_schedule()
         yield Stack(procs=procs, logs=tmp_path, kraken=kraken, env=env)
     finally:
-        # A qcluster takes >15 s to stop gracefully; this is a test teardown, so no grace for it.
+        # A test teardown: no grace for the engine.
         if "worker" in procs.procs:
             procs.kill("worker")
         procs.stop_all()
@@ -186,15 +185,14 @@ def wait_for(
 
 
 def wait_worker_idle(s: Stack, describe: Callable[[], str]) -> None:
-    """Until every worker of the newest cluster is up and its start-up reconciliations have run (queue empty)."""
+    """Until the newest engine is up and its start-up reconciliation has run."""
     log = s.worker_logs[-1]
 
     def ready() -> bool:
-        return log.exists() and log.read_text(errors="replace").count("ready for work") >= WORKERS
+        return log.exists() and "engine running" in log.read_text(errors="replace")
 
-    wait_for(ready, "qcluster workers ready", describe, timeout=30)
-    time.sleep(0.3)  # each worker enqueues its reconcile right after saying it is ready
-    wait_for(lambda: not OrmQ.objects.exists(), "start-up reconciliation done", describe, timeout=30)
+    wait_for(ready, "the engine running", describe, timeout=30)
+    wait_reconciled_on_start(s, describe)
 
 
 def dump(s: Stack, alert_ids: list[int] | None = None) -> str:
@@ -221,7 +219,8 @@ def dump(s: Stack, alert_ids: list[int] | None = None) -> str:
         lines.append(f"Attention {t.kind}: {t.detail}")
     for r in RouteState.objects.all():
         lines.append(f"Route {r.route_id}: frozen={r.frozen_reason!r} lease={r.lease_owner!r} until {r.lease_until}")
-    lines.append(f"OrmQ rows: {OrmQ.objects.count()}")
+    for a in ExchangeAccount.objects.all():
+        lines.append(f"Account {a.pk}: queued={a.reconcile_queued_at} reconciled={a.reconciled_at}")
     lines.append("=== fake ===")
     try:
         calls = requests.get(f"{s.kraken}/_fake/calls", timeout=5).json()["calls"]
@@ -234,17 +233,13 @@ def dump(s: Stack, alert_ids: list[int] | None = None) -> str:
     return "\n".join(lines)
 
 
-def wait_reconciled_on_start(s: Stack, describe: Callable[[], str], workers: int = WORKERS) -> None:
-    """Until the newest cluster's start-up ticks (one per worker) have run and every account task they queued has
-    finished."""
-    log = s.worker_logs[-1]
+def wait_reconciled_on_start(s: Stack, describe: Callable[[], str]) -> None:
+    """Until every account has been reconciled since the newest engine started (its start-up reconciliation)."""
+    assert s.started_at is not None
 
     def done() -> bool:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        if "could not enqueue the start-up reconciliation" in text:
-            raise StartupReconcileMissing(f"a worker start did not enqueue its reconciliation\n{describe()}")
-        ticked = text.count("Processed 'routing.tasks.reconcile_tick' (reconcile-on-start)") >= workers
-        return ticked and not ExchangeAccount.objects.filter(reconcile_queued_at__isnull=False).exists()
+        accounts = ExchangeAccount.objects.filter(connected=True)
+        return not accounts.exclude(reconciled_at__gte=s.started_at).exists()
 
     wait_for(
         done, "every start-up reconciliation finished", describe, BEFORE_FIRST_SCHEDULED_RUN, StartupReconcileMissing
@@ -409,7 +404,7 @@ def test_a_lost_reply_during_the_recovery_send_is_not_taken_for_position_drift(
     time.sleep(max(crashed_at + max(LEASE_SECONDS, LOOKUP_SECONDS) + 0.5 - time.monotonic(), 0))
     # One worker, so one start-up reconciliation: what follows never depends on two of them interleaving.
     s.start_worker(Q_WORKERS="1")
-    wait_reconciled_on_start(s, describe, workers=1)
+    wait_reconciled_on_start(s, describe)
     (order,) = Order.objects.filter(decision__alert_id=alert_id)
     assert order.state == OrderState.UNKNOWN, describe()  # sent once, answer lost: looked up, never re-sent
     assert s.sendorders() == 1 and s.position() == Decimal("0.1"), describe()
@@ -596,24 +591,17 @@ def test_restart_with_fifty_mixed_in_flight_orders_resends_none_and_settles_all(
 # -- 3. The start-up reconciliation itself -----------------------------------------------------------------------
 
 
-def test_a_restart_reconciles_at_once_even_with_the_duplicate_schedules_a_racing_first_start_leaves(
-    crash_stack: Stack, make_route: Callable[..., Route]
-) -> None:
-    """Regression test. At 175c44a, ensure_schedule() ran before async_task() in each worker's post_spawn as an
-    update_or_create() on the non-unique Schedule.name: the workers of a first start raced on PostgreSQL and left
-    two rows about half the time, and from then on update_or_create() raised MultipleObjectsReturned, so no worker
-    start reconciled at all (only the periodic pass did, 30+ s later)."""
+def test_a_restart_reconciles_at_once(crash_stack: Stack, make_route: Callable[..., Route]) -> None:
+    """An account with an order in flight is reconciled the moment the engine starts - not at the next period, and
+    whatever a previous engine that died left in the account's "queued" marker (at 175c44a a racing first start of
+    two django-q2 workers could leave the start-up reconciliation out entirely; the engine claims accounts by
+    compare-and-set instead)."""
     s = crash_stack
     route = make_route(sizing_mode="target")
     describe = lambda: dump(s)  # noqa: E731
-    # What two workers of a first start on PostgreSQL leave about half the time (both get_or_create, neither
-    # sees the other's uncommitted row): a second schedule of the same name next to the fixture's.
-    Schedule.objects.create(
-        name=schedules.RECONCILE_SCHEDULE,
-        func="routing.tasks.reconcile",
-        schedule_type=Schedule.MINUTES,
-        minutes=1,
-        repeats=-1,
+    # What an engine that died mid-pass leaves: the account claimed a moment ago, its job lost with it.
+    ExchangeAccount.objects.filter(pk=route.exchange_account_id).update(
+        reconcile_queued_at=timezone.now() - timedelta(seconds=20)
     )
     # One order in flight: it landed on the exchange, our books say unknown. Only a reconciliation settles it.
     at = timezone.now() - timedelta(seconds=30)
@@ -629,8 +617,6 @@ def test_a_restart_reconciles_at_once_even_with_the_duplicate_schedules_a_racing
     order.refresh_from_db()
     assert order.state == OrderState.FILLED, describe()  # adopted by lookup
     assert s.sendorders() == 1, describe()  # and not sent again
-    assert Schedule.objects.filter(name=schedules.RECONCILE_SCHEDULE).count() == 1, describe()  # healed
-    assert "could not ensure the reconcile schedule" not in s.worker_logs[-1].read_text(), describe()
 
 
 def test_an_alert_arriving_while_a_reconciliation_holds_the_route_lease_is_still_decided_at_once(

@@ -295,19 +295,19 @@ def test_drift_freezes_the_route_and_emails_but_exits_still_go(client, make_rout
 def test_alerts_a_dead_worker_left_are_redriven_to_exactly_one_decision(
     client, make_route, fake, exchange_url, settings
 ):
-    from django_q.models import OrmQ
+    from routing.engine import Engine
 
     settings.ROUTE_LEASE_SECONDS = settings.SWEEP_STUCK_SECONDS = 5
     route = make_route(sizing_mode="target")
-    queued = post(client, route, payload(position="0.1", id="lost-task")).json()["alert"]
-    OrmQ.objects.all().delete()  # its task is gone (a broker without receipts, or a wiped queue)
+    queued = post(client, route, payload(position="0.1", id="never-picked-up")).json()["alert"]
     claimed = post(client, route, payload(position="0.2", id="claimed-then-died")).json()["alert"]
-    OrmQ.objects.all().delete()
     Alert.objects.filter(pk=claimed).update(status=Alert.Status.PROCESSING, claimed_at=timezone.now())
-    reconcile.run(clock=later(10))  # past the lease and the sweeper's patience, still fresh enough to trade
+    # Past the dead worker's lease, still fresh enough to trade: the engine puts the dead claim back and decides both.
+    Engine(threads=1, inline=True, clock=later(10)).drain()
     assert Decision.objects.filter(alert_id__in=[queued, claimed]).count() == 2
     assert fake.position(TRADER_KEY, "PF_XBTUSD") == Decimal("0.2")
     reconcile.run(clock=later(600))
+    Engine(threads=1, inline=True, clock=later(600)).drain()
     assert Decision.objects.count() == 2
 
 
