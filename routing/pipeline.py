@@ -91,6 +91,7 @@ def _drain_route(held: lease.Lease, clock: Clock) -> None:
             crashpoint("after_claim")
             with bound_alert(next_id):  # every log line of the decision carries the alert id
                 decide_and_send(next_id, now=now, held=held, clock=clock)
+                logger.info("alert processed")
 
 
 def decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock = timezone.now) -> None:

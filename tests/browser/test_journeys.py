@@ -221,7 +221,7 @@ def test_new_trader_journey_paper_route_then_live_route(tmp_path: Path) -> None:
         assert route.exchange_account.mode == mode and not route.enabled
         (order,) = alert.decision.orders.all()
         assert order.state == OrderState.FILLED and order.fills.get().fee is not None
-        close = Order.objects.get(route=route, decision=None, purpose=Order.Purpose.STRATEGY)
+        close = Order.objects.get(route=route, decision=None, purpose=Order.Purpose.FLATTEN)
         assert close.reduce_only and close.state == OrderState.FILLED
         assert RouteEvent.objects.filter(route=route, kind=RouteEvent.Kind.POSITION_CLOSED).exists()
         # Paper orders never reach the exchange; live ones do, by their client order id.
