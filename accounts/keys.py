@@ -10,9 +10,8 @@ under FERNET_KEYS) only after the exchange has confirmed, with the key itself, t
 Anything else raises `KeyRefused` with a sentence for the trader, and nothing is stored. The key and secret never
 appear in a message, a log line or an exception: messages speak of "this key" and its fingerprint only.
 
-Credential kinds: a Kraken Futures API key (the REST transport) today; the Unified WebSocket's Kraken API key is
-the second kind. Its verification call is the transport's own (`exchanges.connect.verify_ws_key`, provided with
-that transport); until it exists the kind is not offered.
+Credential kinds: a Kraken Futures API key (the REST transport), and the Unified WebSocket transport's Kraken
+(Spot-style) API key - verified the same way through that transport's own key-info call (`verify_ws_key`).
 """
 
 from __future__ import annotations
@@ -180,26 +179,48 @@ def replace_key(
 # -- the second credential kind: the Unified WebSocket's Kraken API key ------------------------------------------
 
 
-def ws_key_verifier() -> Callable[[str, str], object] | None:
-    """The transport's verification call for a Unified WebSocket key, once that transport provides one."""
-    from exchanges import connect
+def verify_ws_key(api_key: str, api_secret: str) -> VerifiedKey:
+    """The Unified WebSocket's Kraken key: may trade, may not withdraw, as Kraken reports it (GetApiKeyInfo, one
+    signed REST call; no socket is opened). Raises KeyRefused."""
+    from exchanges.connect import unified_websocket_for_key
 
-    return getattr(connect, "verify_ws_key", None)
-
-
-def connect_ws_key(*, account: ExchangeAccount, api_key: str, api_secret: str, now: datetime) -> ExchangeAccount:
-    verify = ws_key_verifier()
-    if verify is None:
-        raise KeyRefused("Unified WebSocket keys cannot be verified yet, so none is stored.")
     api_key, api_secret = (api_key or "").strip(), (api_secret or "").strip()
     if not api_key or not api_secret:
         raise KeyRefused("Paste both the API key and its private key.")
+    exchange = unified_websocket_for_key(api_key, api_secret)
     try:
-        verify(api_key, api_secret)
+        permissions = exchange.key_permissions()
     except AuthenticationFailed:
         raise KeyRefused("Kraken refused this WebSocket key. Nothing was stored.") from None
     except ExchangeError:
         raise KeyRefused("Kraken could not check this WebSocket key. Nothing was stored; try again.") from None
+    finally:
+        close = getattr(exchange, "close", None)
+        if callable(close):
+            close()
+    if permissions.withdrawal:
+        raise KeyRefused(
+            "This key can withdraw or transfer funds. OrderRail only holds keys that cannot move money: create a "
+            "key with WebSocket, query and trading access and withdrawals switched off. Nothing was stored."
+        )
+    if not permissions.can_trade:
+        raise KeyRefused("This key cannot trade. Give it WebSocket, query and order access. Nothing was stored.")
+    return VerifiedKey(fingerprint=fingerprint(api_key), permissions=permissions)
+
+
+def connect_ws_key(
+    *,
+    account: ExchangeAccount,
+    api_key: str,
+    api_secret: str,
+    now: datetime,
+    verify: Callable[[str, str], VerifiedKey] = verify_ws_key,
+) -> ExchangeAccount:
+    """Verify the Unified WebSocket key, then store it (encrypted) beside the account's Futures key."""
+    if account.mode != ExchangeAccount.Mode.LIVE:
+        raise KeyRefused("A paper account has no exchange key.")
+    verify(api_key, api_secret)
+    api_key, api_secret = api_key.strip(), api_secret.strip()
     with transaction.atomic():
         locked = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
         locked.set_ws_credentials(api_key, api_secret)

@@ -195,3 +195,53 @@ def test_manage_py_create_route_refuses_an_unknown_account_or_symbol(user, krake
     from routing.models import Route
 
     assert Route.objects.get(name="R").symbol == "PF_XBTUSD" and "shown once" in out.getvalue()
+
+
+# -- the second credential kind: the Unified WebSocket's Kraken key ----------------------------------------------
+
+WS_KEY, WS_SECRET = "ws-trading-key-0005", "d3Mtc2VjcmV0LWZvci10aGUtZmFrZS11bmlmaWVkLXdlYnNvY2tldC0xMjM0NTY3OA=="
+WS_WITHDRAW_KEY = "ws-withdrawing-key-0006"
+
+
+@pytest.fixture
+def unified(fake: Any, exchange_url: str, settings: Any) -> Any:
+    from exchanges.fake.uws import FakeUnifiedWebSocket
+
+    uws = FakeUnifiedWebSocket(fake).start()
+    uws.add_spot_key(WS_KEY, WS_SECRET, futures_key=TRADER_KEY)
+    uws.add_spot_key(
+        WS_WITHDRAW_KEY,
+        WS_SECRET,
+        futures_key=TRADER_KEY,
+        permissions=("query-funds", "modify-trades", "websocket-token", "withdraw-funds"),
+    )
+    settings.KRAKEN_SPOT_URL = fake.url
+    settings.KRAKEN_UWS_PRIVATE_URL = uws.private_url
+    settings.KRAKEN_UWS_PUBLIC_URL = uws.public_url
+    yield uws
+    uws.stop()
+
+
+def test_a_unified_websocket_key_is_verified_with_kraken_then_stored_beside_the_futures_key(
+    signed_in, user, unified
+) -> None:
+    account = keys.connect_account(
+        owner=user, label="Main", api_key=TRADER_KEY, api_secret=TRADER_SECRET, now=timezone.now()
+    )
+    page = signed_in.get(reverse("exchange_detail", args=[account.pk]))
+    assert page.status_code == 200 and "ws_api_key" in page.content.decode()
+    refused = signed_in.post(
+        reverse("exchange_ws_key", args=[account.pk]), {"ws_api_key": WS_WITHDRAW_KEY, "ws_api_secret": WS_SECRET}
+    )
+    assert refused.status_code == 400 and "can withdraw or transfer funds" in refused.content.decode()
+    account.refresh_from_db()
+    assert not account.ws_key_fingerprint  # nothing stored
+    stored = signed_in.post(
+        reverse("exchange_ws_key", args=[account.pk]), {"ws_api_key": WS_KEY, "ws_api_secret": WS_SECRET}
+    )
+    assert stored.status_code == 302
+    account.refresh_from_db()
+    assert account.ws_credentials() == (WS_KEY, WS_SECRET)
+    assert account.ws_key_fingerprint == fingerprint(WS_KEY) and account.ws_verified_at
+    shown = signed_in.get(reverse("exchange_detail", args=[account.pk])).content.decode()
+    assert account.ws_key_fingerprint in shown and WS_KEY not in shown and WS_SECRET not in shown

@@ -69,7 +69,6 @@ def _detail(
             "routes": list(account.routes.order_by("name")),  # type: ignore[attr-defined]
             "replace_form": replace or ReplaceKeyForm(),
             "ws_form": ws or WsKeyForm(),
-            "ws_available": keys.ws_key_verifier() is not None,
             "paper": _paper_view(account) if account.mode == ExchangeAccount.Mode.PAPER else None,  # type: ignore[attr-defined]
         },
         status=status,
