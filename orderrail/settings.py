@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "rest_framework",
     "django_q",
+    "djstripe",
     "accounts",
     "exchanges",
     "routing",
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "trader.context.site",
+                "billing.context.access_banner",
             ],
         },
     },
@@ -425,5 +427,30 @@ HEALTH_BACKLOG_MAX_AGE_SECONDS = env.int("HEALTH_BACKLOG_MAX_AGE_SECONDS", defau
 REJECTION_RETENTION_DAYS = env.int("REJECTION_RETENTION_DAYS", default=30)
 REJECTIONS_KEPT_PER_ROUTE = env.int("REJECTIONS_KEPT_PER_ROUTE", default=1000)
 
-# Live routes need a paid subscription ($30/month). Self-hosters turn billing off with this one setting.
+# Live routes need a paid subscription ($30/month). Self-hosters turn billing off with this one setting: every account
+# then has live access, and no billing page, Stripe key or price is needed.
 BILLING_ENABLED = env.bool("BILLING_ENABLED", default=True)
+# A renewal that fails (card declined) keeps live access this long past the paid period while Stripe retries.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=3)
+# The trader is told this long before live access ends (and again when it has ended); checked on this schedule.
+BILLING_NOTICE_DAYS = env.int("BILLING_NOTICE_DAYS", default=3)
+BILLING_NOTICE_EVERY_MINUTES = env.int("BILLING_NOTICE_EVERY_MINUTES", default=15)
+
+# Stripe through dj-stripe. Keys come from the environment only (never the database or the admin); subscription state
+# comes only from Stripe's signed webhook events (endpoints live in the database: `manage.py billing_webhook_endpoint`).
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="")
+STRIPE_LIVE_SECRET_KEY = env.str("STRIPE_LIVE_SECRET_KEY", default="")
+# The one $30/month price (`manage.py billing_setup` creates it); a subscription to it is what grants live access.
+STRIPE_PRICE_ID = env.str("STRIPE_PRICE_ID", default="")
+# Optional customer-portal configuration (cancel at period end, update the card, invoice history).
+STRIPE_PORTAL_CONFIGURATION = env.str("STRIPE_PORTAL_CONFIGURATION", default="")
+STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=5.0)
+STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=20.0)
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+# dj-stripe's three migrations in one (billing/stripe_schema says why).
+MIGRATION_MODULES = {"djstripe": "billing.stripe_schema.migrations"}
+# dj-stripe checks its plaintext secret column, which stays empty: the secret is sealed (billing.webhook_secrets) and
+# billing.W001 checks that instead.
+SILENCED_SYSTEM_CHECKS = ["djstripe.W005", "djstripe.I006"]
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"

@@ -12,6 +12,8 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 urlpatterns = [
     path("", include("routing.urls")),
     path("", include("trader.urls")),
+    path("", include("billing.urls")),
+    path("stripe/", include("billing.stripe_urls", namespace="djstripe")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
 ]

@@ -26,6 +26,10 @@ def production_env(**extra: str) -> dict[str, str]:
             "EMAIL_URL": "smtp+tls://mailer:password@smtp.example.com:587",
             "SECURE_HSTS_PRELOAD": "1",
             "KRAKEN_FUTURES_URL": "https://futures.kraken.com",
+            # Billing is on by default: production names its Stripe key and the $30/month price (billing.checks).
+            "STRIPE_LIVE_MODE": "1",
+            "STRIPE_LIVE_SECRET_KEY": "rk_live_prodTestRestrictedKey0123456789abcdef",
+            "STRIPE_PRICE_ID": "price_prodTest30Monthly",
             "PYTHONUNBUFFERED": "1",
         }
     )
