@@ -11,9 +11,12 @@ import logging
 import threading
 from typing import Any
 
+from django.conf import settings
+
 logger = logging.getLogger(__name__)
 RETENTION_SCHEDULE = "orderrail-prune-rejections"
 PAPER_STOPS_SCHEDULE = "orderrail-paper-stops"
+BILLING_NOTICES_SCHEDULE = "orderrail-billing-notices"
 # Rows earlier versions created; the engine does their work now.
 RETIRED = ("orderrail-reconcile", "orderrail-sweep")
 _started = threading.Event()
@@ -31,6 +34,13 @@ def wanted_schedules() -> dict[str, dict[str, object]]:
             "func": "exchanges.paper.tasks.trigger_stops",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
+            "repeats": -1,
+        },
+        # The trader's e-mails before and when live access ends (billing/notices.py); each is sent once.
+        BILLING_NOTICES_SCHEDULE: {
+            "func": "billing.tasks.send_access_notices",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.BILLING_NOTICE_EVERY_MINUTES,
             "repeats": -1,
         },
     }

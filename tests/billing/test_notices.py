@@ -10,10 +10,12 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
+from django_q.models import Schedule
 
 from accounts.models import ExchangeAccount
 from billing.models import AccessNotice, LiveAccess
 from billing.notices import send_access_notices
+from routing import schedules
 from tests.billing.stripe_fake import DAY, deliver
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +105,24 @@ def test_billing_off_sends_nothing(trader, routes, settings):
     settings.BILLING_ENABLED = False
     LiveAccess.objects.filter(user=trader).update(active_until=timezone.now() - timedelta(hours=1))
     assert send_access_notices(timezone.now()) == 0
+
+
+def test_the_notices_job_is_scheduled_once(db, settings):
+    settings.BILLING_NOTICE_EVERY_MINUTES = 15
+    schedules.ensure_schedules()
+    Schedule.objects.create(name=schedules.BILLING_NOTICES_SCHEDULE, func="billing.tasks.send_access_notices")
+    schedules.ensure_schedules()  # a racing first start left a duplicate: healed
+    (row,) = Schedule.objects.filter(name=schedules.BILLING_NOTICES_SCHEDULE)
+    assert (row.func, row.schedule_type, row.minutes, row.repeats) == (
+        "billing.tasks.send_access_notices",
+        Schedule.MINUTES,
+        15,
+        -1,
+    )
+    from pydoc import locate
+
+    task = locate(row.func)
+    assert callable(task) and task() == 0
 
 
 def test_every_page_carries_a_banner_while_access_is_ending(stripe_api, browser, hook, subscription, routes):
