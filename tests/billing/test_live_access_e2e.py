@@ -12,7 +12,7 @@ from django.test import Client
 from audit.models import Alert, Decision
 from audit.reasons import Reason
 from billing.models import LiveAccess
-from routing.protection import live_stops
+from routing.selectors import live_stops
 from tests.billing.stripe_fake import deliver
 from tests.routing.conftest import TRADER_KEY, payload, post
 from tests.worker import run_queued_tasks
