@@ -26,6 +26,7 @@ urlpatterns = [
     path("routes/<int:pk>/disable/", routes.route_disable, name="route_disable"),
     path("routes/<int:pk>/test/", routes.route_test, name="route_test"),
     path("routes/<int:pk>/flatten/", routes.route_flatten, name="route_flatten"),
+    path("routes/<int:pk>/rebase/", routes.route_rebase, name="route_rebase"),
     path("alerts/", alerts.alert_list, name="alert_list"),
     path("alerts/<int:pk>/", alerts.alert_detail, name="alert_detail"),
     path("performance/", alerts.performance, name="performance"),

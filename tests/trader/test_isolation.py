@@ -31,6 +31,7 @@ OBJECT_OF = {
     "route_disable": "route",
     "route_test": "route",
     "route_flatten": "route",
+    "route_rebase": "route",
     "alert_detail": "alert",
 }
 # Actions without an id (POST only): they act on the signed-in user alone.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -233,3 +234,43 @@ def test_the_instrument_list_comes_from_the_exchange(traders) -> None:
     a, _ = traders
     html = a.client.get(reverse("route_create")).content.decode()
     assert '<option value="PF_XBTUSD"' in html and '<option value="PF_ETHUSD"' in html
+
+
+def test_a_frozen_route_is_re_based_by_its_trader_and_trades_again(traders, fake) -> None:
+    """Drift acknowledged from the route page (issue 7 item 11): the route takes the exchange's position from now
+    on, recorded with who and when, and new exposure goes out again."""
+    from audit.models import Attention, RouteEvent
+    from routing.models import RouteState
+    from routing.selectors import implied_position
+    from tests.routing.conftest import TRADER_KEY
+
+    a, _ = traders
+    # A trade by hand on Kraken: the exchange holds more than the route's orders imply.
+    _trade_by_hand(fake, TRADER_KEY)
+    from routing import reconcile
+
+    reconcile.run()
+    state = RouteState.objects.get(route=a.route)
+    assert state.frozen_reason, "the manual trade shows as drift"
+    page = a.client.get(reverse("route_detail", args=[a.route.pk])).content.decode()
+    assert "Re-base on the exchange position" in page
+    answer = a.client.post(reverse("route_rebase", args=[a.route.pk]), {"note": "bought 0.02 by hand"}, follow=True)
+    assert "New exposure is allowed again" in answer.content.decode()
+    state.refresh_from_db()
+    assert not state.frozen_reason and state.baseline_at is not None
+    assert implied_position(a.route) == state.baseline_position
+    event = RouteEvent.objects.get(route=a.route, kind=RouteEvent.Kind.DRIFT_ACKNOWLEDGED)
+    assert event.actor == a.user and "bought 0.02 by hand" in event.detail
+    assert not Attention.objects.filter(kind=Attention.Kind.POSITION_DRIFT, resolved_at__isnull=True).exists()
+    reconcile.run()  # and it stays unfrozen: the comparison is baseline + later fills now
+    state.refresh_from_db()
+    assert not state.frozen_reason
+
+
+def _trade_by_hand(fake, key) -> None:
+    from exchanges.base import OrderRequest, OrderType, Side
+    from exchanges.kraken.adapter import KrakenFutures
+    from tests.routing.conftest import TRADER_SECRET
+
+    with KrakenFutures(fake.url, key, TRADER_SECRET, connect_timeout=2, read_timeout=5) as venue:
+        venue.place_order(OrderRequest("PF_XBTUSD", Side.BUY, Decimal("0.02"), OrderType.MARKET, "by-hand-1"))

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from routing import flatten, preview, route_changes
+from exchanges.errors import ExchangeError
+from routing import drift, flatten, preview, route_changes
 from routing.alert_message import alert_message
 from routing.domain import Action, AlertIntent, SizingMode
 from routing.models import Route
@@ -158,6 +159,30 @@ def route_disable(request: HttpRequest, pk: int) -> HttpResponse:
         "Route paused: alerts are recorded and skipped. The position and its worst-case stop stay as they are; use "
         "“Flatten and pause” to close the position.",
     )
+    return redirect("route_detail", pk=route.pk)
+
+
+@login_required
+@require_POST
+def route_rebase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Acknowledge position drift: re-base the route on the exchange's position and lift the freeze."""
+    route = selectors.route_of(request.user, pk)
+    if not route.frozen_reason:
+        messages.info(request, "This route is not frozen: there is nothing to acknowledge.")
+        return redirect("route_detail", pk=route.pk)
+    note = (request.POST.get("note") or "").strip()[:200]
+    try:
+        event = drift.acknowledge(
+            route, actor=request.user, note=note or "acknowledged by the trader", now=timezone.now()
+        )
+    except drift.RouteBusy:
+        messages.warning(request, "The route is processing an alert right now; nothing changed. Try again in a moment.")
+    except ExchangeError as exc:
+        messages.error(
+            request, f"The exchange position could not be read ({type(exc).__name__}); nothing changed. Try again."
+        )
+    else:
+        messages.success(request, f"{event.detail} New exposure is allowed again.")
     return redirect("route_detail", pk=route.pk)
 
 
