@@ -373,3 +373,27 @@ def test_our_own_rate_budget_refusals_never_count_towards_the_breaker(account, f
     account.refresh_from_db()
     assert account.paused_until is None and account.failure_streak == 0
     assert fake.position(TRADER_KEY, "PF_XBTUSD") == Decimal("0.06")
+
+
+# --- telling the trader: one e-mail per incident, and a per-route switch ------------------------------------------
+
+
+def test_rejected_orders_e_mail_the_owner_once_per_incident_unless_the_route_says_not_to(
+    client, make_route, fake, exchange_url
+):
+    """Issue 10: the trader is e-mailed when an order is rejected - once per incident, not once per rejection
+    (a venue refusing every alert for want of margin is one incident) - and a route can switch it off."""
+    route = make_route()
+    fake.add_fault("sendorder", "reject", count=3, status="insufficientAvailableFunds")
+    for i in range(3):
+        decision = send(client, route, position=f"0.{i + 1}", id=f"rej-{i}")
+        assert decision.reason == Reason.EXCHANGE_REJECTED
+    item = Attention.objects.get(kind=Attention.Kind.ORDER_REJECTED, route=route)
+    assert item.occurrences == 3
+    assert len(mail.outbox) == 1 and venue_word(fake, "insufficientAvailableFunds") in mail.outbox[0].body
+
+    quiet = make_route(symbol="PF_ETHUSD", name="quiet", email_alerts=False)
+    fake.add_fault("sendorder", "reject", count=1, status="insufficientAvailableFunds")
+    assert send(client, quiet, position="0.1", id="rej-quiet").reason == Reason.EXCHANGE_REJECTED
+    assert Attention.objects.filter(kind=Attention.Kind.ORDER_REJECTED, route=quiet).exists()  # support still sees it
+    assert len(mail.outbox) == 1  # but the trader asked for no e-mail
