@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -21,7 +22,13 @@ from trader.selectors import DayTotals
 pytestmark = pytest.mark.django_db
 
 
+_sent = itertools.count()
+
+
 def send(t: Trader, **fields: str) -> Alert:
+    # A strategy order id of its own: two alerts with the same body within one second of `time` are one alert (a
+    # duplicate), which made these tests fail now and then.
+    fields.setdefault("id", f"page-test-{next(_sent)}")
     answer = post(t.client, t.route, payload(ROUTE_SECRET_A, symbol="XBTUSD.P", **fields))
     assert answer.status_code in (202, 400, 401), answer.content
     run_queued_tasks()
@@ -73,9 +80,7 @@ def test_pagination(traders, monkeypatch) -> None:
 
     a, _ = traders
     monkeypatch.setattr(alerts, "PAGE_SIZE", 1)
-    # A distinct strategy order id: the fixture's alert has the same body, and within the same second of `time` the
-    # two would be one alert (a duplicate), which made this test fail now and then.
-    send(a, position="0.01", market_position="long", id="second-alert")
+    send(a, position="0.01", market_position="long")
     first = a.client.get(reverse("alert_list"))
     assert "Page 1 of 2" in first.content.decode()
     second = a.client.get(reverse("alert_list") + "?page=2")
