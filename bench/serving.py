@@ -16,7 +16,7 @@ Phases per shape (valid alerts are sent one at a time the whole phase long; thei
                allauth's throttle trips after 10 failures a minute - what a single attacker meets)
   flood-32     the same with a new e-mail and a new client IP (X-Forwarded-For, one trusted proxy) each time: every
                attempt hashes a password - an attacker with many addresses; the shape alone must hold
-No worker runs: acknowledgement is the web's job alone (bench/webhook.py measures the pipeline).
+No worker runs: acknowledgement is the web's job alone (bench/run.py measures the pipeline).
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.webhook import _create_database
+    from bench.harness import create_database as _create_database
     from tests import stack
 
     _create_database(args.database_url)

@@ -1,6 +1,6 @@
 """The fake's fast paths answer exactly what the plain computations they replace would: same bytes, same sums.
 
-They exist because the fake shares two cores with the stack in bench/webhook.py; a faster fake must not be a
+They exist because the fake shares two cores with the stack in bench/run.py; a faster fake must not be a
 different fake."""
 
 from __future__ import annotations
