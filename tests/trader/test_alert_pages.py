@@ -115,6 +115,18 @@ def test_the_timeline_shows_each_check_the_order_the_fill_the_fee_and_the_stop(t
     assert ROUTE_SECRET_A not in html
 
 
+def test_the_timeline_gives_the_age_checks_in_seconds_against_their_limits(traders) -> None:
+    """The decision keeps the exact age (replay compares it); the page rounds it and says how it must stand."""
+    a, _ = traders
+    checks = {c["name"]: c for c in a.alert.decision.checks}
+    exact = Decimal(checks["alert_age"]["observed"])
+    html = a.client.get(reverse("alert_detail", args=[a.alert.pk])).content.decode()
+    shown = f"{exact.quantize(Decimal('0.01')).normalize():f} s" if exact else "0 s"
+    assert f">{shown}<" in html
+    assert f">at most {a.route.max_alert_age_seconds} s<" in html
+    assert f">at least -{a.route.future_skew_seconds} s<" in html
+
+
 def test_a_rejected_alert_has_a_timeline_too(traders) -> None:
     a, _ = traders
     answer = post(a.client, a.route, payload("wrong-secret"))

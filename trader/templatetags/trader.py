@@ -76,6 +76,45 @@ def check_name(value: str) -> str:
     return value.replace("_", " ").capitalize()
 
 
+# Checks whose values are seconds, and how the observed value must stand against the limit. The decision stores the
+# exact figures (replay compares them); the page rounds them and says the unit, so "0.483659 / -5" reads as
+# "0.48 s / at least -5 s".
+_SECONDS_CHECKS = {"alert_age": "at most", "alert_not_from_future": "at least"}
+
+
+def _field(check: object, name: str) -> object:
+    """A stored decision's check is a dict; a preview's is routing.domain.Check."""
+    return check.get(name) if isinstance(check, dict) else getattr(check, name, None)
+
+
+@register.filter
+def check_observed(check: object) -> str:
+    value = _field(check, "observed")
+    if value in (None, ""):
+        return "–"
+    return _seconds(value) if _field(check, "name") in _SECONDS_CHECKS else str(value)
+
+
+@register.filter
+def check_limit(check: object) -> str:
+    value = _field(check, "limit")
+    if value in (None, ""):
+        return "–"
+    word = _SECONDS_CHECKS.get(str(_field(check, "name")))
+    return f"{word} {_seconds(value)}" if word else str(value)
+
+
+def _seconds(value: object) -> str:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    rounded = number.quantize(Decimal("0.01")) if abs(number) < 10 else number.quantize(Decimal("0.1"))
+    return f"{plain(rounded)} s"
+
+
 @register.filter
 def outcome(alert: object) -> str:
     from trader.selectors import outcome_of
