@@ -112,27 +112,7 @@ class RouteForm(forms.ModelForm):
 
     class Meta:
         model = Route
-        fields = [
-            "name",
-            "exchange_account",
-            "symbol",
-            "tv_alias",
-            "sizing_mode",
-            "multiplier",
-            "fixed_size",
-            "side_policy",
-            "max_order_size",
-            "max_position",
-            "max_notional",
-            "max_leverage",
-            "orders_per_hour",
-            "daily_loss_limit",
-            "max_alert_age_seconds",
-            "future_skew_seconds",
-            "price_deviation_pct",
-            "worst_case_stop_pct",
-            "email_alerts",
-        ]
+        fields = list(route_changes.SETTINGS)  # one list: what a trader edits is what the history names
         labels = {
             "tv_alias": "TradingView ticker",
             "exchange_account": "Exchange account",
