@@ -1,21 +1,43 @@
-"""Read-only admin for support: every alert, decision, check, order, its history and fills - nothing secret.
+"""The support desk's record pages: every alert, decision, check, order (with its history), fill, fee and account-log
+row, the attention items and every route's history. Read-only for everyone; nothing secret is stored here (intake
+strips the route secret from bodies; keys live on ExchangeAccount, shown by fingerprint only).
 
-Stored bodies never hold the route secret (the intake strips it), and exchange keys live on ExchangeAccount, whose
-admin shows only a fingerprint.
+Support starts from the alert list: the search box takes whatever the trader said (audit.search). One page per alert
+tells the whole story - the sentence the trader saw, the decision with every check, the orders with their state
+history, fills, fees and the worst-case stop. Times are to the second in UTC and decimals plain (audit.display).
 """
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
-from django.utils.html import format_html, format_html_join
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from audit.models import Alert, Attention, Decision, Fill, LedgerEntry, Order, OrderEvent
+from audit.display import PlainValues, number, when
+from audit.models import Alert, Attention, Decision, Fill, LedgerEntry, Order, OrderEvent, RouteEvent
+from audit.order_states import OrderState
+from audit.reasons import Reason
+from audit.search import alert_query
+
+STOP_STATES_NOW = (OrderState.PENDING_SUBMIT, OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.UNKNOWN)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class SupportMedia:
+    css = {"all": ("support/admin.css",)}
+
+
+class ReadOnlyAdmin(PlainValues, admin.ModelAdmin):
+    Media = SupportMedia
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -26,31 +48,52 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _pretty(data: object) -> str:
-    return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(data, indent=2, sort_keys=True))
-
-
-class DecisionInline(admin.StackedInline):
-    model = Decision
-    fields = ("action", "reason", "message", "venue_status", "created_at")
-    readonly_fields = fields
+class ReadOnlyInline(PlainValues, admin.TabularInline):
     can_delete = False
     extra = 0
-    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def _pretty(data: object) -> str:
+    return format_html('<pre class="support-json">{}</pre>', json.dumps(data, indent=2, sort_keys=True))
+
+
+def _link(name: str, pk: object, text: object) -> str:
+    return format_html('<a href="{}">{}</a>', reverse(f"admin:{name}_change", args=[pk]), text)
+
+
+def outcome_text(decision: Decision | None) -> str:
+    if decision is None:
+        return "-"
+    return f"{decision.get_action_display()}: {Reason(decision.reason).label} ({decision.reason})"
+
+
+# --- alerts: where support starts --------------------------------------------------------------------------------
 
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
-    list_display = ("id", "received_at", "route", "owner", "status", "outcome", "fired_at", "duplicates")
-    list_filter = ("status", "decision__reason", "received_at", "route")
-    search_fields = ("=id", "route__name", "route__owner__email")
+    list_display = ("id", "received_at", "fired_at", "owner", "route_link", "status", "outcome", "explanation")
+    list_display_links = ("id",)
+    list_filter = ("status", "decision__action", "decision__reason", "route")
     list_select_related = ("route", "route__owner", "decision")
-    date_hierarchy = "received_at"
-    readonly_fields = (
-        "route",
+    ordering = ("-received_at", "-id")
+    search_help_text = (
+        "An alert id, the trader's e-mail, a route, a reason (code or words), sent/skipped/rejected, a time "
+        "(2026-12-04 18:03:12, UTC), a client or exchange order id. Several words narrow the list."
+    )
+    fields = (
+        "story",
+        "route_link",
+        "owner",
         "received_at",
-        "status",
         "fired_at",
+        "status",
         "payload",
         "raw_excerpt",
         "content_type",
@@ -61,52 +104,121 @@ class AlertAdmin(ReadOnlyAdmin):
         "claimed_at",
         "decided_at",
     )
-    fields = readonly_fields
-    inlines = [DecisionInline]
+    readonly_fields = fields
 
-    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
-        # Support pastes a client order id ("or-123") to find the alert behind it.
-        if search_term.startswith("or-"):
-            return queryset.filter(decision__orders__client_order_id=search_term), True
-        return super().get_search_results(request, queryset, search_term.removeprefix("#"))
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Alert], search_term: str
+    ) -> tuple[QuerySet[Alert], bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(alert_query(search_term)).distinct(), False
 
-    @admin.display(description="owner")
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("id",)  # shows the search box; the search itself is alert_query
+
+    @admin.display(description="owner", ordering="route__owner__email")
     def owner(self, obj: Alert) -> str:
-        return obj.route.owner.email
+        return _link("accounts_user", obj.route.owner_id, obj.route.owner.email)
 
-    @admin.display(description="outcome")
+    @admin.display(description="route", ordering="route__name")
+    def route_link(self, obj: Alert) -> str:
+        return _link("routing_route", obj.route_id, obj.route.name)
+
+    @admin.display(description="outcome", ordering="decision__reason")
     def outcome(self, obj: Alert) -> str:
+        return outcome_text(getattr(obj, "decision", None))
+
+    @admin.display(description="what the trader sees")
+    def explanation(self, obj: Alert) -> str:
         decision = getattr(obj, "decision", None)
-        return f"{decision.action}: {decision.reason}" if decision else "-"
+        return decision.message if decision else "Queued; not decided yet."
 
     @admin.display(description="payload (secret removed)")
     def payload(self, obj: Alert) -> str:
         return _pretty(obj.body)
 
+    @admin.display(description="what happened")
+    def story(self, obj: Alert) -> str:
+        return render_to_string("audit/admin/alert_story.html", alert_story(obj))
 
-class OrderInline(admin.TabularInline):
+
+def alert_story(alert: Alert) -> dict[str, Any]:
+    decision = Decision.objects.filter(alert=alert).first()
+    orders = []
+    if decision is not None:
+        for order in decision.orders.prefetch_related("events", "fills").order_by("leg"):
+            fills = list(order.fills.all())
+            fees = [fill.fee for fill in fills if fill.fee is not None]
+            orders.append(
+                {
+                    "order": order,
+                    "size": number(order.size),
+                    "filled": number(order.filled_size),
+                    "average": number(order.average_fill_price),
+                    "events": [(when(e.at), e.from_state, e.to_state, e.cause) for e in order.events.all()],
+                    "fills": [
+                        (when(f.filled_at), f.side, *map(number, (f.size, f.price, f.fee, f.realized_pnl)))
+                        for f in fills
+                    ],
+                    "fees": number(sum(fees, Decimal(0))) if fees else "-",
+                }
+            )
+    stops = []
+    if decision is not None:
+        later = Order.objects.filter(
+            route_id=alert.route_id, purpose=Order.Purpose.WORST_CASE_STOP, created_at__gte=decision.created_at
+        ).order_by("created_at")[:3]
+        resting = Order.objects.filter(
+            route_id=alert.route_id, purpose=Order.Purpose.WORST_CASE_STOP, state__in=STOP_STATES_NOW
+        )
+        for stop in dict.fromkeys([*later, *resting]):
+            stops.append(
+                {
+                    "order": stop,
+                    "size": number(stop.size),
+                    "stop_price": number(stop.stop_price),
+                    "created": when(stop.created_at),
+                    "resting": stop.state in STOP_STATES_NOW,
+                }
+            )
+    return {
+        "alert": alert,
+        "decision": decision,
+        "outcome": outcome_text(decision),
+        "received": when(alert.received_at),
+        "fired": when(alert.fired_at),
+        "decided": when(decision.created_at) if decision else "-",
+        "checks": decision.checks if decision else [],
+        "orders": orders,
+        "stops": stops,
+    }
+
+
+# --- decisions, orders, fills, fees -------------------------------------------------------------------------------
+
+
+class OrderInline(ReadOnlyInline):
     model = Order
     fields = ("client_order_id", "side", "size", "reduce_only", "state", "venue_status", "filled_size")
     readonly_fields = fields
-    can_delete = False
-    extra = 0
     show_change_link = True
 
 
 @admin.register(Decision)
 class DecisionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "route", "owner", "action", "reason", "message")
-    list_filter = ("action", "reason", "created_at", "route")
-    search_fields = ("=alert__id", "=id", "orders__client_order_id", "route__owner__email", "route__name")
+    list_display = ("id", "created_at", "alert_link", "owner", "route", "action", "reason_text", "message")
+    list_display_links = ("id",)
+    list_filter = ("action", "reason", "route")
+    search_fields = ("=alert__id", "=id", "=orders__client_order_id", "route__owner__email", "route__name")
     list_select_related = ("route", "route__owner")
-    date_hierarchy = "created_at"
-    readonly_fields = (
-        "alert",
+    ordering = ("-created_at", "-id")
+    fields = (
+        "alert_link",
         "route",
         "created_at",
         "evaluated_at",
         "action",
-        "reason",
+        "reason_text",
         "message",
         "venue_status",
         "check_table",
@@ -114,26 +226,24 @@ class DecisionAdmin(ReadOnlyAdmin):
         "config_view",
         "intent_view",
     )
-    fields = readonly_fields
+    readonly_fields = fields
     inlines = [OrderInline]
 
-    @admin.display(description="owner")
+    @admin.display(description="alert", ordering="alert_id")
+    def alert_link(self, obj: Decision) -> str:
+        return _link("audit_alert", obj.alert_id, f"alert {obj.alert_id}")
+
+    @admin.display(description="owner", ordering="route__owner__email")
     def owner(self, obj: Decision) -> str:
         return obj.route.owner.email
 
+    @admin.display(description="reason", ordering="reason")
+    def reason_text(self, obj: Decision) -> str:
+        return f"{Reason(obj.reason).label} ({obj.reason})"
+
     @admin.display(description="checks")
     def check_table(self, obj: Decision) -> str:
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (c["name"], "✔" if c["passed"] else "✘ " + (c.get("reason") or ""), c["observed"], c["limit"])
-                for c in obj.checks
-            ),
-        )
-        return format_html(
-            "<table><tr><th>check</th><th>passed</th><th>observed</th><th>limit</th></tr>{}</table>", rows
-        )
+        return render_to_string("audit/admin/checks.html", {"checks": obj.checks})
 
     @admin.display(description="snapshot")
     def snapshot_view(self, obj: Decision) -> str:
@@ -148,20 +258,16 @@ class DecisionAdmin(ReadOnlyAdmin):
         return _pretty(obj.intent)
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ("at", "from_state", "to_state", "cause")
     readonly_fields = fields
-    can_delete = False
-    extra = 0
 
 
-class FillInline(admin.TabularInline):
+class FillInline(ReadOnlyInline):
     model = Fill
     fields = ("filled_at", "fill_id", "side", "size", "price", "liquidity", "fee", "realized_pnl")
     readonly_fields = fields
-    can_delete = False
-    extra = 0
 
 
 @admin.register(Order)
@@ -178,11 +284,11 @@ class OrderAdmin(ReadOnlyAdmin):
         "venue_status",
         "filled_size",
     )
-    list_filter = ("purpose", "state", "reduce_only", "created_at", "route")
+    list_filter = ("purpose", "state", "reduce_only", "route")
     search_fields = ("=client_order_id", "=exchange_order_id", "=decision__alert__id", "route__owner__email")
     list_select_related = ("route",)
-    date_hierarchy = "created_at"
-    readonly_fields = (
+    ordering = ("-created_at", "-id")
+    fields = (
         "route",
         "decision",
         "purpose",
@@ -205,35 +311,107 @@ class OrderAdmin(ReadOnlyAdmin):
         "created_at",
         "updated_at",
     )
-    fields = readonly_fields
+    readonly_fields = fields
     inlines = [OrderEventInline, FillInline]
 
 
 @admin.register(Fill)
 class FillAdmin(ReadOnlyAdmin):
     list_display = ("filled_at", "fill_id", "symbol", "side", "size", "price", "fee", "realized_pnl", "order")
-    list_filter = ("symbol", "side", "filled_at")
+    list_filter = ("symbol", "side")
     search_fields = ("=fill_id", "=client_order_id", "=exchange_order_id")
-    date_hierarchy = "filled_at"
+    ordering = ("-filled_at", "-id")
 
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "exchange_account", "route", "kind", "symbol", "fee", "realized_pnl", "realized_funding")
-    list_filter = ("kind", "symbol", "at")
+    list_filter = ("kind", "symbol")
     search_fields = ("=entry_id", "=execution_id")
-    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+
+
+# --- attention items and route history ------------------------------------------------------------------------
 
 
 @admin.register(Attention)
-class AttentionAdmin(admin.ModelAdmin):
-    """What needs a person. Support resolves an item by setting `resolved_at`; nothing else is editable."""
+class AttentionAdmin(ReadOnlyAdmin):
+    """Every attention item, open and closed (the queue of open ones, with what to do, is support's "Needs
+    attention" page). Acknowledging is the one change, recorded with who, when and a note."""
 
-    list_display = ("created_at", "kind", "route", "order", "detail", "resolved_at")
-    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "created_at")
-    search_fields = ("detail", "route__name", "route__owner__email", "order__client_order_id")
-    readonly_fields = ("kind", "route", "order", "detail", "created_at")
-    date_hierarchy = "created_at"
+    list_display = (
+        "created_at",
+        "kind",
+        "subject",
+        "detail",
+        "occurrences",
+        "last_seen_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+    )
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter), "kind")
+    search_fields = ("detail", "route__name", "route__owner__email", "order__client_order_id", "=alert__id")
+    list_select_related = ("route", "order", "resolved_by")
+    ordering = ("created_at", "id")  # oldest first, as a queue
+    fields = (
+        "kind",
+        "subject",
+        "detail",
+        "created_at",
+        "last_seen_at",
+        "occurrences",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+    )
+    readonly_fields = fields
+    actions = ["acknowledge"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="subject")
+    def subject(self, obj: Attention) -> str:
+        if obj.route_id:
+            return _link("routing_route", obj.route_id, obj.route)
+        if obj.exchange_account_id:
+            return _link("accounts_exchangeaccount", obj.exchange_account_id, obj.exchange_account)
+        if obj.alert_id:
+            return _link("audit_alert", obj.alert_id, f"alert {obj.alert_id}")
+        return "-"
+
+    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("support.acknowledge_attention")
+
+    @admin.action(description="Acknowledge the selected items (with a note)", permissions=["acknowledge"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Attention]) -> HttpResponse | None:
+        note = request.POST.get("note", "").strip()
+        if "apply" not in request.POST or not note:
+            return TemplateResponse(
+                request,
+                "audit/admin/acknowledge.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Acknowledge attention items",
+                    "items": queryset,
+                    "opts": self.model._meta,
+                    "action": "acknowledge",
+                    "missing_note": "apply" in request.POST,
+                },
+            )
+        now = timezone.now()
+        closed = queryset.filter(resolved_at__isnull=True).update(
+            resolved_at=now, resolved_by=request.user, resolution_note=note[:300]
+        )
+        self.message_user(request, f"{closed} item(s) acknowledged.", messages.SUCCESS)
+        return None
+
+
+@admin.register(RouteEvent)
+class RouteEventAdmin(ReadOnlyAdmin):
+    """What people and the engine did to routes: enabled, paused, secret rotated, drift acknowledged, flattened -
+    with who and when. Each route's page shows its own."""
+
+    list_display = ("at", "route", "kind", "actor", "detail")
+    list_filter = ("kind",)
+    search_fields = ("route__name", "route__owner__email", "actor__email", "detail")
+    list_select_related = ("route", "actor")
+    ordering = ("-at", "-id")

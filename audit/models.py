@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from audit.display import number
 from audit.order_states import OrderState
 from audit.reasons import Reason
 
@@ -117,7 +118,7 @@ class Order(models.Model):
         indexes = [models.Index(fields=["route", "state"]), models.Index(fields=["state", "updated_at"])]
 
     def __str__(self) -> str:
-        return f"{self.client_order_id or 'order'} {self.side} {self.size} {self.symbol} ({self.state})"
+        return f"{self.client_order_id or 'order'} {self.side} {number(self.size)} {self.symbol} ({self.state})"
 
 
 class OrderEvent(models.Model):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.fields import SecretTextField
+from audit.display import when
 
 
 class LiveAccess(models.Model):
@@ -29,7 +30,7 @@ class LiveAccess(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"live access for {self.user_id} until {self.active_until}"
+        return f"live access for user {self.user_id} until {when(self.active_until)}"
 
     def ends_at(self, grace: timedelta) -> datetime | None:
         """The moment live access ends if nothing changes (None: it never began)."""

@@ -89,10 +89,10 @@ def billing_summary(user: User, now: datetime) -> BillingSummary:
 
 def invoices(user: User, limit: int = 24) -> list[InvoiceRow]:
     rows = Invoice.objects.filter(customer__subscriber=user).order_by("-created")[:limit]
-    return [_invoice_row(invoice.stripe_data, invoice.created) for invoice in rows]
+    return [invoice_row(invoice.stripe_data, invoice.created) for invoice in rows]
 
 
-def _invoice_row(data: dict[str, Any], created: datetime | None) -> InvoiceRow:
+def invoice_row(data: dict[str, Any], created: datetime | None) -> InvoiceRow:
     currency = str(data.get("currency") or "usd")
     cents = data.get("total") if isinstance(data.get("total"), int) else data.get("amount_due") or 0
     return InvoiceRow(

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "routing",
     "audit",
     "billing",
+    "support",
     "trader",
     "orderrail",  # the project's own commands: `manage.py worker`
 ]
