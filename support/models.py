@@ -11,29 +11,22 @@ of the support group; give it to the few who may.
 
 from __future__ import annotations
 
-from django.db import models
+from audit.models import Attention
 
 
-class SupportDesk(models.Model):
-    """No table: a home for the permissions above."""
+class NeedsAttention(Attention):
+    """The "needs attention" queue in the admin (support.admin): open attention items and orders stuck without a
+    definitive answer, oldest first. A proxy of audit.Attention (no table of its own, so every table-scanning canary
+    still reads real rows) giving the queue its own page, its view permission, and a home for the desk's actions."""
 
     class Meta:
-        managed = False
-        default_permissions = ()
+        proxy = True
+        default_permissions = ("view",)
+        verbose_name = "needs attention"
+        verbose_name_plural = "needs attention"
         permissions = [
             ("acknowledge_attention", "Can acknowledge an attention item"),
             ("pause_route", "Can pause a route"),
             ("acknowledge_drift", "Can acknowledge position drift (re-base a route)"),
             ("flatten_route", "Can flatten a route (places a reduce-only order)"),
         ]
-
-
-class NeedsAttention(models.Model):
-    """The "needs attention" queue in the admin (support.admin): open attention items and orders stuck without a
-    definitive answer, oldest first. A proxy of audit.Attention so it has its own page and view permission."""
-
-    class Meta:
-        managed = False
-        default_permissions = ("view",)
-        verbose_name = "needs attention"
-        verbose_name_plural = "needs attention"
