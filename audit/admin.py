@@ -78,7 +78,9 @@ def outcome_text(decision: Decision | None) -> str:
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
-    list_display = ("id", "received_at", "fired_at", "owner", "route_link", "status", "outcome", "explanation")
+    # Few, narrow columns so that the outcome and the trader's sentence are read in full at laptop width (when
+    # TradingView fired it is on the alert's page; the list sorts by when it arrived).
+    list_display = ("id", "received_at", "owner_and_route", "status", "outcome", "explanation")
     list_display_links = ("id",)
     list_filter = ("status", "decision__action", "decision__reason", "route")
     list_select_related = ("route", "route__owner", "decision")
@@ -123,6 +125,10 @@ class AlertAdmin(ReadOnlyAdmin):
     @admin.display(description="route", ordering="route__name")
     def route_link(self, obj: Alert) -> str:
         return _link("routing_route", obj.route_id, obj.route.name)
+
+    @admin.display(description="trader · route", ordering="route__owner__email")
+    def owner_and_route(self, obj: Alert) -> str:
+        return format_html("{}<br>{}", self.owner(obj), self.route_link(obj))
 
     @admin.display(description="outcome", ordering="decision__reason")
     def outcome(self, obj: Alert) -> str:

@@ -24,6 +24,12 @@ from audit.models import Attention, Order
 from support import queue
 from support.models import NeedsAttention
 
+# The desk's lists are wide (outcomes and the trader's sentence in full): the page is theirs, not a sidebar's.
+admin.site.enable_nav_sidebar = False
+admin.site.site_header = "OrderRail support desk"
+admin.site.site_title = "OrderRail support desk"
+admin.site.index_title = "Find an alert, a trader or a route; see what needs attention"
+
 for model in (SocialApp, SocialToken):
     if admin.site.is_registered(model):
         admin.site.unregister(model)

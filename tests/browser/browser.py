@@ -45,9 +45,9 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp: Path, key: str, secret: str) -> Iterator[Stack]:
+def running_stack(tmp: Path, key: str, secret: str, **settings: str) -> Iterator[Stack]:
     """The fake Kraken, gunicorn (static files by whitenoise, the CSP header on every page) and the worker, with
-    e-mail written to files the test reads."""
+    e-mail written to files the test reads. `settings`: more environment for the processes."""
     mail_dir = tmp / "mail"
     mail_dir.mkdir()
     with stack.running() as procs:
@@ -59,6 +59,7 @@ def running_stack(tmp: Path, key: str, secret: str) -> Iterator[Stack]:
             Q_WORKERS="1",
             EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
             EMAIL_FILE_PATH=str(mail_dir),
+            **settings,
         )
         web = stack.start_web(procs, env, workers=2, log=tmp / "web.log")
         stack.start_worker(procs, env, log=tmp / "worker.log")

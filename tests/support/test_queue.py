@@ -68,6 +68,25 @@ def test_the_queue_lists_each_kind_oldest_first_with_what_to_do(incidents, suppo
     assert "acknowledge the drift on the route" in html
 
 
+def test_an_alert_that_failed_internally_is_queued_with_its_story(client, make_route, account, support, monkeypatch):
+    """A bug in our own code while deciding (here: the risk evaluation raises) - through the webhook and the engine's
+    own path: the alert ends as internal_error, nothing is sent, and the queue names the alert and what to do."""
+    route = make_route(name="BTC trend")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("routing.pipeline.evaluate", broken)
+    failed = alert(client, route, position="0.1")
+    assert failed.decision.reason == "internal_error" and not Order.objects.filter(decision=failed.decision).exists()
+    html = support.get(QUEUE).content.decode()
+    assert f"Alert {failed.pk} failed before it was decided; no order was sent (ZeroDivisionError)" in html
+    assert escape(WHAT_TO_DO[Attention.Kind.INTERNAL_ERROR]) in html
+    assert f'href="/admin/audit/alert/{failed.pk}/change/"' in html
+    story = support.get(f"/admin/audit/alert/{failed.pk}/change/").content.decode()
+    assert escape(failed.decision.message) in story and "ZeroDivisionError" in story
+
+
 def test_acknowledging_records_who_when_and_why_and_takes_it_off_the_queue(incidents, support):
     stop = incidents["stop"]
     response = support.post(f"{QUEUE}item/{stop.pk}/acknowledge/", {"note": "told the trader; invalid price fixed"})
