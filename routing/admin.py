@@ -189,10 +189,11 @@ class RouteAdmin(PlainValues, admin.ModelAdmin):
         return own + super().get_urls()
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        route = Route.objects.filter(pk=object_id).first()
         allowed = [
             (reverse(f"admin:routing_route_{slug.replace('-', '_')}", args=[object_id]), label)
             for slug, (permission, label) in STAFF_ACTIONS.items()
-            if request.user.has_perm(permission)
+            if request.user.has_perm(permission) and route is not None and _offered(slug, route)
         ]
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "staff_actions": allowed})
 
@@ -224,6 +225,16 @@ class RouteAdmin(PlainValues, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:routing_route_change", args=[route.pk]))
 
         return view
+
+
+def _offered(slug: str, route: Route) -> bool:
+    """A button only where it can do something: pause an enabled route, re-base a frozen one. (The action's own
+    page still answers either way, and says what it would do.)"""
+    if slug == "pause":
+        return route.enabled
+    if slug == "acknowledge-drift":
+        return bool(route.frozen_reason)
+    return True
 
 
 def _run(slug: str, route: Route, actor: Any, why: str) -> tuple[int, str]:

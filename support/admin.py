@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.socialaccount.models import SocialApp, SocialToken
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,6 +30,21 @@ admin.site.enable_nav_sidebar = False
 admin.site.site_header = "OrderRail support desk"
 admin.site.site_title = "OrderRail support desk"
 admin.site.index_title = "Find an alert, a trader or a route; see what needs attention"
+admin.site.index_template = "support/index.html"
+_index = admin.site.index
+
+
+def _desk_index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    """The admin's home starts with the alert search and the queue's size, for whoever may see the queue."""
+    sees_queue = request.user.has_perm("support.view_needsattention")
+    desk = {
+        "open_attention": len(queue.open_items(timezone.now())) if sees_queue else None,
+        "desk_media": forms.Media(css=SupportMedia.css),
+    }
+    return _index(request, {**(extra_context or {}), **desk})
+
+
+admin.site.index = _desk_index  # type: ignore[method-assign]
 
 for model in (SocialApp, SocialToken):
     if admin.site.is_registered(model):

@@ -7,8 +7,9 @@ tests/browser/screenshots/ (desk-*):
   Stripe's signed events reach the real webhook → the page turns to active live access by itself;
 - a support person from an alert id to its explanation: signs in like anyone (allauth), the admin makes them turn on
   two-factor authentication first, then the alert list finds the alert by its id and its page tells the story, with
-  the sentence the trader sees; the same person finds it by the trader's e-mail, reads the trader's page, the route's
-  history and the needs-attention queue.
+  the sentence the trader sees; the same person finds it by the trader's e-mail, reads the trader's page;
+  then the needs-attention queue shows the drift a trade made by hand on Kraken caused, with what to do, and
+  they re-base the route, saying why - recorded on the route's history with their name.
 
 The billing journey runs on an in-process live server, because the fake Stripe (`responses`) can only answer calls
 made in this process; the support journey runs against the real stack (gunicorn, the engine, the fake Kraken) with
@@ -32,8 +33,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount, User
-from audit.models import Alert, Decision, Order
+from audit.models import Alert, Attention, Decision, RouteEvent
 from billing.access import has_live_access
+from exchanges.base import OrderRequest, OrderType, Side
+from exchanges.kraken.adapter import KrakenFutures
 from routing.models import Route
 from tests.billing.stripe_fake import CANARY_STRIPE_KEY, CANARY_WEBHOOK_SECRET, PRICE_ID, fake_stripe, sign
 from tests.browser.browser import Camera, browser, running_stack, totp, wait_for_text
@@ -179,9 +182,15 @@ def test_support_from_an_alert_id_to_its_explanation(tmp_path: Path) -> None:
         sent = decided(sent_id)
         skipped_id = fire(s.web, route, position="3", id="Long add")  # above the route's limit of 1
         skipped = decided(skipped_id)
+        # The trader trades by hand on Kraken: reconciliation finds the drift and freezes the route.
+        with KrakenFutures(s.kraken, TRADER_KEY, TRADER_SECRET, connect_timeout=2, read_timeout=5) as venue:
+            venue.place_order(
+                OrderRequest("PF_XBTUSD", Side.BUY, Decimal("0.05"), OrderType.MARKET, client_order_id="by-hand-1")
+            )
         subprocess.run(
             [sys.executable, "manage.py", "reconcile"], env=s.env, check=True, capture_output=True, timeout=60
         )
+        assert Attention.objects.filter(kind=Attention.Kind.POSITION_DRIFT, resolved_at=None).count() == 1
         assert sent.action == Decision.Action.SEND and skipped.reason == "max_position_size"
 
         with browser(camera) as (_context, page):
@@ -203,10 +212,9 @@ def test_support_from_an_alert_id_to_its_explanation(tmp_path: Path) -> None:
             camera.shot(page, "admin-index", phone=False)
 
             # "Why didn't my trade happen? Alert 42." The alert list finds it by its id.
-            page.get_by_role("link", name="Alerts").first.click()
-            page.fill("#searchbar", str(skipped_id))
-            page.locator("#changelist-search input[type=submit]").click()
-            page.wait_for_load_state()
+            page.fill("#desk-q", str(skipped_id))
+            page.get_by_test_id("desk-start").get_by_role("button", name="Search").click()
+            page.wait_for_url("**/admin/audit/alert/?q=*")
             rows = page.locator("#result_list tbody tr")
             assert rows.count() == 1 and "Max position size (max_position_size)" in rows.first.inner_text()
             camera.shot(page, "alert-found-by-id", phone=False)
@@ -234,12 +242,33 @@ def test_support_from_an_alert_id_to_its_explanation(tmp_path: Path) -> None:
             page.goto(s.web + f"/admin/accounts/user/{trader.pk}/change/")
             assert "XBT trend 4h" in page.content() and TRADER_KEY not in page.content()
             camera.shot(page, "trader-page", phone=False)
-            page.goto(s.web + f"/admin/routing/route/{route.pk}/change/")
-            assert "Pause route" in page.content() and "Flatten" not in page.content()
-            camera.shot(page, "route-page", phone=False)
+            # The queue: the drift the trader's trade by hand caused, with what to do; support re-bases the route.
+            page.goto(s.web + "/admin/")
+            assert "1 open" in page.get_by_test_id("desk-start").inner_text()
+            page.get_by_test_id("desk-start").get_by_role("link", name="Needs attention").click()
+            queue = page.get_by_test_id("queue")
+            assert "Position drift" in queue.inner_text() and "acknowledge the drift on the route" in queue.inner_text()
+            camera.shot(page, "needs-attention-drift", phone=False)
+            queue.get_by_role("link", name=f"route {route.pk}").click()
+            page.wait_for_url(lambda url: f"/admin/routing/route/{route.pk}/change/" in url)
+            assert "Flatten" not in page.content() and "frozen since" in page.content()
+            camera.shot(page, "route-frozen", phone=False)
+            page.get_by_role("link", name="Acknowledge drift (re-base)").click()
+            page.fill("#id_why", "Trader bought 0.05 by hand on Kraken (ticket 812); the exchange is right.")
+            camera.shot(page, "acknowledge-drift-form", phone=False)
+            page.get_by_role("button", name="Acknowledge drift (re-base)").click()
+            page.wait_for_url(lambda url: url.endswith(f"/admin/routing/route/{route.pk}/change/"))
+            assert "Drift acknowledged" in page.content() and "not frozen" in page.content()
+            history = page.locator("#history-group").inner_text()
+            assert "ticket 812" in history and "helpdesk" in history
+            assert "Acknowledge drift (re-base)" not in page.content()  # nothing left to re-base
+            camera.shot(page, "route-rebased-history", phone=False)
             page.goto(s.web + "/admin/support/needsattention/")
-            camera.shot(page, "needs-attention", phone=False)
+            assert "Nothing needs attention." in page.content()
             assert not camera.errors, camera.errors
 
-    stop = Order.objects.get(route=route, purpose=Order.Purpose.WORST_CASE_STOP)
-    assert stop.client_order_id and Alert.objects.filter(route=route).count() == 2
+    drift = Attention.objects.get(kind=Attention.Kind.POSITION_DRIFT)
+    assert drift.resolved_by.email == support_email and "ticket 812" in drift.resolution_note
+    event = RouteEvent.objects.get(route=route, kind=RouteEvent.Kind.DRIFT_ACKNOWLEDGED)
+    assert event.actor.email == support_email and "0.15" in event.detail
+    assert Alert.objects.filter(route=route).count() == 2
