@@ -275,6 +275,9 @@ class ExchangeCapabilities:
     # The signal the worst-case stop triggers on with this transport (REST: mark; the Unified WebSocket offers
     # only index and last). Shown to the trader with the stop; always one of ``trigger_signals``.
     stop_trigger_signal: TriggerSignal = TriggerSignal.MARK
+    # Its reads are network round trips that may overlap (REST): a caller may issue several at once. False where a
+    # read is answered from local state or a database (streams, paper), so nothing is gained and threads only cost.
+    concurrent_reads: bool = False
 
 
 @runtime_checkable

@@ -82,6 +82,10 @@ class Engine:
         )
         self._next_background = 0.0
         self._next_sweep = 0.0
+        # Accounts found due at the last look (at most every ENGINE_BACKGROUND_SECONDS), claimed as threads free up:
+        # an account job takes a few round trips, so threads waiting a whole second for the next look sat idle and a
+        # pass over 1,200 accounts outlasted its period.
+        self._due: list[int] = []
         self.started = clock()
 
     # -- the loop ---------------------------------------------------------------------------------------------
@@ -139,6 +143,8 @@ class Engine:
             reset_dead_claims(self.clock())
         if now >= self._next_background:
             self._next_background = now + settings.ENGINE_BACKGROUND_SECONDS
+            self._due = tick.due_accounts(self.clock(), engine_started=self.started)
+        if self._due:
             started += self._start_accounts()
         return started
 
@@ -146,6 +152,7 @@ class Engine:
         """Run rounds until nothing is queued or running (tests, `manage.py engine --once`)."""
         deadline = time.monotonic() + timeout
         self._next_background = float("inf")  # background work only when asked for
+        self._due = []
         while time.monotonic() < deadline:
             self.step()
             with self._lock:
@@ -215,7 +222,11 @@ class Engine:
         if room <= 0:
             return 0
         started = 0
-        claimed = tick.claim_due(self.clock(), limit=room, engine_started=self.started)
+        with self._lock:
+            busy = self.stats.busy_accounts
+            batch = [pk for pk in self._due if pk not in busy][:room]
+        self._due = [pk for pk in self._due if pk not in batch]
+        claimed = tick.claim(batch, self.clock(), engine_started=self.started)
         if claimed:
             logger.debug("engine: reconciling accounts %s", claimed)
         for account_id in claimed:

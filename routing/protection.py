@@ -22,19 +22,20 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from django.utils import timezone
 
 from audit.models import Attention, Order, OrderEvent
 from audit.order_states import OrderState
-from exchanges.base import Exchange, OrderRequest, OrderStatus, OrderType, Position, TriggerSignal
+from exchanges.base import Exchange, OrderRequest, OrderStatus, OrderType, Position, Ticker, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
 from routing import lifecycle, orders, selectors
 from routing.attention import raise_attention, resolve_open
 from routing.domain import number_text
 from routing.lease import Lease
 from routing.models import Route
-from routing.snapshot import instrument_spec
+from routing.snapshot import instrument_spec, read_all, value_of
 from routing.stop_plan import StopPlan, plan_stop
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,18 @@ logger = logging.getLogger(__name__)
 RESTING = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
 
 
-def ensure_stop(route: Route, exchange: Exchange, *, held: Lease, clock: Callable[[], datetime] = timezone.now) -> str:
-    """Make the exchange hold exactly the stop the route's position needs. Returns what it did, for the log."""
+def ensure_stop(
+    route: Route,
+    exchange: Exchange,
+    *,
+    held: Lease,
+    clock: Callable[[], datetime] = timezone.now,
+    positions: list[Position] | None = None,
+) -> str:
+    """Make the exchange hold exactly the stop the route's position needs. Returns what it did, for the log.
+
+    `positions`: the account's positions as the caller just read them under this lease (reconciliation reads them
+    for its drift check; one read instead of two per account); None reads them here."""
     current = selectors.live_stops(route)
     if not route.worst_case_stop_pct and not current:
         return "no worst-case stop configured"
@@ -53,8 +64,19 @@ def ensure_stop(route: Route, exchange: Exchange, *, held: Lease, clock: Callabl
         return "not this route's position: stops wound down" if current else "not this route's position"
     if any(o.state in selectors.IN_FLIGHT_STATES for o in current):
         return "a stop placement is unconfirmed; left as it is until it is resolved"
+    ticker: object = None  # not read yet: `_trigger_price` reads it
     try:
-        position = next((p for p in exchange.positions() if p.symbol == route.symbol), None)
+        if (
+            positions is None
+            and route.worst_case_stop_pct
+            and getattr(exchange.capabilities, "concurrent_reads", False)
+        ):
+            # The price the stop triggers on is needed whenever a position is open: read it with the position.
+            got = read_all(exchange, {"positions": exchange.positions, "ticker": lambda: exchange.ticker(route.symbol)})
+            ticker = got["ticker"]  # a Ticker, or the error its read raised (the stop is then placed as configured)
+            positions = cast(list[Position], value_of(got["positions"]))
+        listed = positions if positions is not None else exchange.positions()
+        position = next((p for p in listed if p.symbol == route.symbol), None)
     except ExchangeError as exc:
         if current or selectors.implied_position(route):
             _unverified(route, f"the position could not be read ({type(exc).__name__})", clock())
@@ -78,7 +100,7 @@ def ensure_stop(route: Route, exchange: Exchange, *, held: Lease, clock: Callabl
         position.average_price,
         route.worst_case_stop_pct,
         spec.tick_size,
-        _trigger_price(exchange, route),
+        _trigger_price(exchange, route, ticker),
     )
     if plan is None:
         _unverified(route, f"no stop level could be computed from entry {position.average_price}", clock())
@@ -117,10 +139,11 @@ def _hold(
     return "stop replaced"
 
 
-def _trigger_price(exchange: Exchange, route: Route) -> Decimal | None:
-    """The price the stop triggers on, on this transport (mark on REST; index or last on the Unified WebSocket)."""
+def _trigger_price(exchange: Exchange, route: Route, read: object = None) -> Decimal | None:
+    """The price the stop triggers on, on this transport (mark on REST; index or last on the Unified WebSocket).
+    `read`: the ticker (or the error) read with the position, if it was."""
     try:
-        ticker = exchange.ticker(route.symbol)
+        ticker = read if isinstance(read, Ticker) else exchange.ticker(route.symbol) if read is None else value_of(read)
     except ExchangeError:
         return None  # the plan is placed as configured; a level already through the price would then trigger at once
     signal = exchange.capabilities.stop_trigger_signal

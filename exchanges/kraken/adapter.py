@@ -113,6 +113,9 @@ class KrakenFutures:
     capabilities = ExchangeCapabilities(
         order_lookup_by_client_id=True,
         trigger_signals=(TriggerSignal.MARK, TriggerSignal.INDEX, TriggerSignal.LAST),
+        # Signed reads drawn from one key's nonce source a few microseconds apart may reach Kraken in either order:
+        # "Our system tolerates nonces that are out of order for a brief period of time" (reference §2).
+        concurrent_reads=True,
     )
 
     def __init__(

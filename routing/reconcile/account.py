@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -25,7 +26,6 @@ from routing.attention import raise_attention
 from routing.domain import number_text
 from routing.models import Route
 from routing.reconcile.report import Report
-from routing.snapshot import position_of
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +152,20 @@ def _route(route: Route, exchange: Exchange, report: Report, clock: Callable[[],
         if held is None:
             report.stops.append(f"route {route.pk}: busy, next round")
             return
+        positions = None
         if route.enabled and selectors.owns_position(route):
             try:
                 # Read inside the lease: a position read before another process's send finished would be
                 # compared with fills written after it, and the gap taken for drift.
-                position = position_of(exchange, route.symbol)
+                positions = exchange.positions()
             except ExchangeError as exc:
                 report.errors.append(f"route {route.pk}: position unavailable ({type(exc).__name__})")
-                position = None
-            if position is not None:
+            if positions is not None:
+                position = next((p.size for p in positions if p.symbol == route.symbol), Decimal(0))
                 drift.check(route, position, report, now=clock())
-        report.stops.append(f"route {route.pk}: {protection.ensure_stop(route, exchange, held=held, clock=clock)}")
+        # The same read serves the stop's upkeep (one positions call per route, not two).
+        stop = protection.ensure_stop(route, exchange, held=held, clock=clock, positions=positions)
+        report.stops.append(f"route {route.pk}: {stop}")
 
 
 def _import_fills(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
+from django.db.models import F, Q
 
 from accounts.models import ExchangeAccount
 from audit.order_states import OrderState
@@ -36,7 +37,9 @@ def due_accounts(now: datetime, *, engine_started: datetime) -> list[int]:
     return list(
         ExchangeAccount.objects.filter(connected=True)
         .filter((stale | in_flight) & _not_claimed(now, engine_started=engine_started))
-        .order_by("reconciled_at", "pk")
+        # Never reconciled first: PostgreSQL sorts NULL last by default, and with 1,200 accounts the ones reconciled
+        # a period ago kept coming round again while the never-reconciled ones waited behind them for good.
+        .order_by(F("reconciled_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)
         .distinct()
     )
@@ -45,17 +48,29 @@ def due_accounts(now: datetime, *, engine_started: datetime) -> list[int]:
 def claim_due(now: datetime, *, limit: int, engine_started: datetime) -> list[int]:
     """Claim up to `limit` due accounts for this process (compare-and-set on the claim marker: of several engines,
     one takes each account). The job clears the marker when it finishes (routing/reconcile/account.py)."""
-    claimed: list[int] = []
-    for account_id in due_accounts(now, engine_started=engine_started):
-        if len(claimed) >= limit:
-            break
-        if (
-            ExchangeAccount.objects.filter(pk=account_id)
-            .filter(_not_claimed(now, engine_started=engine_started))
-            .update(reconcile_queued_at=now)
-        ):
-            claimed.append(account_id)
-    return claimed
+    return claim(due_accounts(now, engine_started=engine_started)[:limit], now, engine_started=engine_started)
+
+
+def claim(account_ids: list[int], now: datetime, *, engine_started: datetime) -> list[int]:
+    """Claim these accounts - found due a moment ago - in one statement: those still unclaimed and not reconciled in
+    the last few seconds (another engine may have just done one) are ours; returns their ids.
+
+    One UPDATE ... RETURNING for the whole batch instead of one UPDATE per account: an engine reconciling 1,200
+    accounts a minute claims twenty a second."""
+    if not account_ids:
+        return []
+    table = ExchangeAccount._meta.db_table
+    lost_before = max(now - 2 * period(), engine_started)
+    marks = ", ".join(["%s"] * len(account_ids))
+    at = connection.ops.adapt_datetimefield_value  # as the ORM writes them (SQLite keeps naive UTC text)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET reconcile_queued_at = %s WHERE id IN ({marks}) "  # noqa: S608 - ids are parameters
+            "AND (reconcile_queued_at IS NULL OR reconcile_queued_at < %s) "
+            "AND (reconciled_at IS NULL OR reconciled_at < %s) RETURNING id",
+            [at(now), *account_ids, at(lost_before), at(now - IN_FLIGHT_RECHECK)],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _not_claimed(now: datetime, *, engine_started: datetime) -> Q:
