@@ -1,7 +1,7 @@
 """The one transition table for our orders. Every state change goes through `check_transition`.
 
 pending_submit → open → partially_filled → filled | cancelled
-pending_submit → rejected
+pending_submit → rejected, open → rejected (a resting stop whose triggered order the venue refused)
 pending_submit → unknown → (resolved to one of the above)
 any non-terminal → needs_attention (a person looks at it)
 """
@@ -35,7 +35,9 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.UNKNOWN: frozenset(
         {S.PENDING_SUBMIT, S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.NEEDS_ATTENTION}
     ),
-    S.OPEN: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.NEEDS_ATTENTION}),
+    # Rejected after it rested: a stop whose trigger fired but whose order then failed the venue's checks (Kraken's
+    # TRIGGER_ACTIVATION_FAILURE). Nothing of it was filled.
+    S.OPEN: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.NEEDS_ATTENTION}),
     S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.NEEDS_ATTENTION}),
     # A person (or reconciliation with definitive exchange data) settles it.
     S.NEEDS_ATTENTION: frozenset({S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),

@@ -264,7 +264,18 @@ def _settle_open_orders(
         lifecycle.apply_status(order, status, now=clock(), cause="reconciliation")
         if (order.state, order.filled_size) != before:
             report.orders_moved += 1
-            if order.purpose == Order.Purpose.WORST_CASE_STOP and order.filled_size > 0:
+            if order.purpose == Order.Purpose.WORST_CASE_STOP and order.state == OrderState.REJECTED:
+                # Its trigger fired but the venue refused the order it became: the position it protected is still
+                # open and bare until the upkeep below places a fresh stop. A person should know it happened.
+                raise_attention(
+                    kind=Attention.Kind.STOP_FAILED,
+                    route=order.route,
+                    detail=f"The worst-case stop {order.client_order_id} on {order.symbol} triggered but the exchange "
+                    f"refused its order ({order.venue_status or 'rejected'}); the position was not closed. OrderRail "
+                    "places a new stop for the position as it is.",
+                    now=clock(),
+                )
+            elif order.purpose == Order.Purpose.WORST_CASE_STOP and order.filled_size > 0:
                 raise_attention(
                     kind=Attention.Kind.STOP_TRIGGERED,
                     route=order.route,
