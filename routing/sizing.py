@@ -12,6 +12,8 @@ Decisions:
 - A field the mode needs but the alert lacks is `INVALID_PAYLOAD` (fix the message template). A route setting that
   makes sizing impossible (no or non-positive fixed size, non-positive multiplier) is `SIZE_BELOW_MINIMUM`: there is
   no "route misconfigured" reason yet, and "the order would be 0" is the honest consequence.
+- A payload number times the multiplier that no order could be (|size| ≥ 10^18, beyond the order table) is
+  `INVALID_PAYLOAD`, naming the field: bounded here, not discovered as an overflow while the decision is stored.
 - The position handed in is assumed to be on the step (the exchange only holds such positions); if it is not, each
   leg is still rounded toward zero on its own, so no leg is ever off-step or larger than asked.
 """
@@ -26,6 +28,12 @@ from routing.domain import Action, AlertIntent, OrderLeg, RouteConfig, SizingMod
 # Inputs are bounded by the parser (≤ 40 digits, |x| < 10^21, ≤ 30 places); 100 digits keeps products of them exact.
 # Traps turn a nonsensical input into an exception instead of a silent NaN or Infinity.
 CONTEXT = Context(prec=100, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+# What an order's size column holds (30 digits, 12 of them decimal places: below 10^18). The payload bounds each
+# number below 10^15, but the route's multiplier scales it: a product beyond this is refused by name here, never sent
+# (SQLite would store it rounded) nor left to overflow the order table (PostgreSQL) mid-decision.
+RECORDABLE_SIZE = Decimal(10) ** 18
 
 
 class SizingError(Exception):
@@ -96,7 +104,7 @@ def desired_delta(
                     "field 'position' is required: this route sizes to the strategy's position "
                     "({{strategy.position_size}})",
                 )
-            target = intent.position * multiplier
+            target = _recordable(intent.position * multiplier, "position")
             if step is not None:
                 target = round_toward_zero(target, step)
             return target - position
@@ -112,7 +120,8 @@ def desired_delta(
                     "field 'contracts' is required: this route sizes by the strategy's order size "
                     "({{strategy.order.contracts}})",
                 )
-            return within_market_position(intent.market_position, position, sign * intent.contracts * multiplier)
+            size = _recordable(intent.contracts * multiplier, "contracts")
+            return within_market_position(intent.market_position, position, sign * size)
 
         fixed = config.fixed_size
         if fixed is None or not fixed.is_finite() or fixed <= 0:
@@ -125,6 +134,19 @@ def desired_delta(
                 f"the route sizes by a fixed size but its fixed size is {shown}",
             )
         return within_market_position(intent.market_position, position, sign * fixed)
+
+
+def _recordable(size: Decimal, field: str) -> Decimal:
+    if abs(size) < RECORDABLE_SIZE:
+        return size
+    raise SizingError(
+        Reason.INVALID_PAYLOAD,
+        field,
+        f"{field} x multiplier = {_text(size)}",
+        f"< {_text(RECORDABLE_SIZE)}",
+        f"field '{field}' times the route's multiplier is {_text(size)}, more than any order can be "
+        f"(below {_text(RECORDABLE_SIZE)})",
+    )
 
 
 def within_market_position(market_position: str | None, position: Decimal, delta: Decimal) -> Decimal:
