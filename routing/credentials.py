@@ -39,9 +39,17 @@ def report_broken(account: ExchangeAccount, problem: str, now: datetime) -> None
     )
 
 
-def clear_if_working(account: ExchangeAccount, now: datetime) -> None:
-    """A private read just succeeded: a key problem on record is over."""
+def clear_if_working(account: ExchangeAccount, now: datetime, *, look_for_items: bool = False) -> None:
+    """A private read just succeeded: a key problem on record is over.
+
+    Replacing the key clears the account's mark at once (accounts.models.ExchangeAccount.set_credentials), which this
+    cheap per-alert check then cannot see; `look_for_items` (reconciliation, once per account and period) also
+    closes an item such a replacement left open - an open item would swallow the next breakage's e-mail."""
     if not account.credentials_problem:
+        if look_for_items:
+            resolve_open(
+                kind=Attention.Kind.CREDENTIALS_BROKEN, exchange_account=account, now=now, note="the key was replaced"
+            )
         return
     ExchangeAccount.objects.filter(pk=account.pk).update(credentials_problem="")
     account.credentials_problem = ""

@@ -98,7 +98,7 @@ def reconcile_account(
     except ExchangeError as exc:
         report.errors.append(f"account {account.pk}: {type(exc).__name__}")
         return
-    credentials.clear_if_working(account, clock())
+    credentials.clear_if_working(account, clock(), look_for_items=True)
     for route in routes:
         # Kraken nets one position per instrument per account: the route that owns it checks drift and keeps the
         # stop; a route that does not own it only winds its stops down.
