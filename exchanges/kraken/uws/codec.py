@@ -318,6 +318,16 @@ def margin(data: Any, where: str = "margin") -> AccountSummary:
     raise MalformedMessage(f"{where}: no {f['type']} section")
 
 
+def _contract_kind(symbol: str) -> str:
+    """The contract type REST names in `type`, from the symbol's prefix (the instrument rows carry no type we know
+    of): PF_/FF_ linear (`flexible_futures`), PI_/FI_ inverse (`futures_inverse`). Anything else is `unknown`, which
+    the engine refuses to trade - an inverse contract must never be sized as if it were linear."""
+    prefix = symbol.split("_", 1)[0]
+    return {"PF": "flexible_futures", "FF": "flexible_futures", "PI": "futures_inverse", "FI": "futures_inverse"}.get(
+        prefix, "unknown"
+    )
+
+
 def instruments(data: Any, where: str = "instrument") -> list[InstrumentSpec]:
     f = A.INSTRUMENT_FIELDS
     rows = data
@@ -334,7 +344,7 @@ def instruments(data: Any, where: str = "instrument") -> list[InstrumentSpec]:
         specs.append(
             InstrumentSpec(
                 symbol=str(symbol).upper(),
-                kind="flexible_futures",
+                kind=_contract_kind(str(symbol).upper()),
                 tick_size=decimal(row.get(f["tick"]), f"{here}.{f['tick']}"),
                 # qty_min is "rounded up to the grid"; a size between the step and the minimum is refused by the
                 # venue as a definitive rejection, never sent as something else.
