@@ -13,13 +13,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from audit.display import PlainValues, number, when
@@ -340,10 +338,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 # --- attention items and route history ------------------------------------------------------------------------
 
 
-@admin.register(Attention)
 class AttentionAdmin(ReadOnlyAdmin):
     """Every attention item, open and closed (the queue of open ones, with what to do, is support's "Needs
-    attention" page). Acknowledging is the one change, recorded with who, when and a note."""
+    attention" page). Registered by the support desk (support.admin), which adds acknowledging - the one change,
+    recorded with who, when and a note, by the same rule as the queue's."""
 
     list_display = (
         "created_at",
@@ -372,7 +370,6 @@ class AttentionAdmin(ReadOnlyAdmin):
         "resolution_note",
     )
     readonly_fields = fields
-    actions = ["acknowledge"]
 
     @admin.display(description="subject")
     def subject(self, obj: Attention) -> str:
@@ -383,32 +380,6 @@ class AttentionAdmin(ReadOnlyAdmin):
         if obj.alert_id:
             return _link("audit_alert", obj.alert_id, f"alert {obj.alert_id}")
         return "-"
-
-    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("support.acknowledge_attention")
-
-    @admin.action(description="Acknowledge the selected items (with a note)", permissions=["acknowledge"])
-    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Attention]) -> HttpResponse | None:
-        note = request.POST.get("note", "").strip()
-        if "apply" not in request.POST or not note:
-            return TemplateResponse(
-                request,
-                "audit/admin/acknowledge.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": "Acknowledge attention items",
-                    "items": queryset,
-                    "opts": self.model._meta,
-                    "action": "acknowledge",
-                    "missing_note": "apply" in request.POST,
-                },
-            )
-        now = timezone.now()
-        closed = queryset.filter(resolved_at__isnull=True).update(
-            resolved_at=now, resolved_by=request.user, resolution_note=note[:300]
-        )
-        self.message_user(request, f"{closed} item(s) acknowledged.", messages.SUCCESS)
-        return None
 
 
 @admin.register(RouteEvent)

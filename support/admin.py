@@ -13,13 +13,14 @@ from allauth.socialaccount.models import SocialApp, SocialToken
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from audit.admin import SupportMedia
+from audit.admin import AttentionAdmin, SupportMedia
 from audit.display import when
 from audit.models import Attention, Order
 from support import queue
@@ -119,3 +120,35 @@ class NeedsAttentionAdmin(admin.ModelAdmin):
             act(note, timezone.now())
             self.message_user(request, "Acknowledged.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:support_needsattention_changelist"))
+
+
+@admin.register(Attention)
+class AttentionDeskAdmin(AttentionAdmin):
+    """Every attention item, open and closed, with acknowledging in bulk from the list: queue.acknowledge, the
+    same rule as the queue's own button (who, when, a note; an item closed already stays as it was)."""
+
+    actions = ["acknowledge"]
+
+    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("support.acknowledge_attention")
+
+    @admin.action(description="Acknowledge the selected items (with a note)", permissions=["acknowledge"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Attention]) -> HttpResponse | None:
+        note = request.POST.get("note", "").strip()
+        if "apply" not in request.POST or not note:
+            return TemplateResponse(
+                request,
+                "support/acknowledge.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Acknowledge attention items",
+                    "items": queryset,
+                    "opts": self.model._meta,
+                    "action": "acknowledge",
+                    "missing_note": "apply" in request.POST,
+                },
+            )
+        now = timezone.now()
+        closed = sum(queue.acknowledge(item, actor=request.user, note=note, now=now) for item in queryset)  # type: ignore[arg-type]
+        self.message_user(request, f"{closed} item(s) acknowledged.", messages.SUCCESS)
+        return None
