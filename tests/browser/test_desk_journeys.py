@@ -39,7 +39,7 @@ from exchanges.base import OrderRequest, OrderType, Side
 from exchanges.kraken.adapter import KrakenFutures
 from routing.models import Route
 from tests.billing.stripe_fake import CANARY_STRIPE_KEY, CANARY_WEBHOOK_SECRET, PRICE_ID, fake_stripe, sign
-from tests.browser.browser import Camera, browser, running_stack, totp, wait_for_text
+from tests.browser.browser import Camera, browser, running_stack, totp
 from tests.routing.conftest import CANARY_ROUTE_SECRET, TRADER_KEY, TRADER_SECRET, payload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -100,6 +100,7 @@ def test_trader_from_the_paywall_to_live_access(live_server: Any, settings: Any,
     monkeypatch.setenv("BROWSER_WHSEC", CANARY_WEBHOOK_SECRET)
     call_command("billing_webhook_endpoint", base_url=live_server.url, secret_env="BROWSER_WHSEC")
     from djstripe.models import WebhookEndpoint
+    from playwright.sync_api import expect
 
     hook = f"{live_server.url}/stripe/webhook/{WebhookEndpoint.objects.get().djstripe_uuid}/"
     trader = person("pat.trader@example.com")
@@ -140,7 +141,9 @@ def test_trader_from_the_paywall_to_live_access(live_server: Any, settings: Any,
         subscription = stripe.subscribe(customer)
         stripe_sends("customer.subscription.created", subscription)
         stripe_sends("invoice.paid", stripe.invoice(subscription))
-        wait_for_text(page, "badge ok", reload=False, timeout=20)  # the page's own Refresh header brings it
+        # The page's own Refresh header brings it (Playwright's expect retries across those reloads).
+        expect(page.locator("[data-testid=access-status] .badge.ok")).to_be_visible(timeout=20_000)
+        page.wait_for_load_state()
         assert page.get_by_test_id("access-status").inner_text().strip() == "Active"
         assert page.get_by_test_id("routes-waiting").count() == 0
         assert page.get_by_test_id("paywall").count() == 0 and page.get_by_test_id("manage").is_visible()
