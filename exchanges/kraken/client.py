@@ -43,6 +43,9 @@ from exchanges.kraken.ratelimit import KeyBudget, Pool, budget_for, cost_of
 
 log = logging.getLogger(__name__)
 
+# Kraken's words for a nonce it refused as out of order or seen before (reference section 2).
+NONCE_REFUSALS = frozenset({"nonceBelowThreshold", "nonceDuplicate"})
+
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 _SNIPPET = 200  # characters of a venue body kept in an exception, for the audit trail
@@ -206,7 +209,34 @@ class KrakenClient:
             raise Unavailable(f"{what}: {exc}", venue_code="localValidation") from None
         pool, cost = cost_of(method, path, params or (), batch_size=batch_size)
         self.budget.reserve(pool, cost, what=what)
+        try:
+            return self._attempt(
+                method, path, post_data, what, signed=signed, order_call=order_call, pool=pool, cost=cost
+            )
+        except AuthenticationFailed as exc:
+            # A nonce refused as out of order is not a broken key: reads of one key overlap (routing/snapshot.py;
+            # the engine's threads), and a request that drew its nonce first can reach Kraken after one that drew
+            # later, past the venue's "brief period" of tolerance. Kraken refused the request before acting on it,
+            # so a read is sent again once with a fresh nonce. Order calls are not re-sent here: they stay one
+            # attempt each (routing/orders.py decides), and the refusal is definitive for them.
+            if order_call or not signed or exc.venue_code not in NONCE_REFUSALS:
+                raise
+        log.info("kraken %s: nonce refused as out of order, reading once more with a fresh one", what)
+        self.budget.reserve(pool, cost, what=what)
+        return self._attempt(method, path, post_data, what, signed=signed, order_call=order_call, pool=pool, cost=cost)
 
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        post_data: str,
+        what: str,
+        *,
+        signed: bool,
+        order_call: bool,
+        pool: Pool,
+        cost: int,
+    ) -> dict[str, Any]:
         attempts = 2 if (self.retry_public_reads and not signed and method == "GET") else 1
         failure: ExchangeError | None = None
         for attempt in range(1, attempts + 1):
