@@ -175,6 +175,7 @@ class LedgerEntry(models.Model):
     execution_id = models.CharField(max_length=100, blank=True, db_index=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         constraints = [
             models.UniqueConstraint(fields=["exchange_account", "entry_id"], name="one_row_per_ledger_entry")
         ]
@@ -215,6 +216,9 @@ class Attention(models.Model):
     )
     resolution_note = models.CharField(max_length=300, blank=True)
 
+    class Meta:
+        verbose_name = "attention item"
+
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.detail}"
 
@@ -246,6 +250,8 @@ class RouteEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        verbose_name = "route history entry"
+        verbose_name_plural = "route history"
 
     def __str__(self) -> str:
         who = self.actor or "OrderRail"

@@ -29,6 +29,10 @@ class LiveAccess(models.Model):
     source = models.CharField(max_length=40, default="stripe")
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "live access"
+        verbose_name_plural = "live access"
+
     def __str__(self) -> str:
         return f"live access for user {self.user_id} until {when(self.active_until)}"
 

@@ -249,6 +249,10 @@ ENGINE_SWEEP_SECONDS = env.float("ENGINE_SWEEP_SECONDS", default=5.0)
 # On SIGTERM the engine takes no new work and lets jobs under way finish for at most this long (keep it below the
 # supervisor's stop timeout: systemd's default is 90 s).
 ENGINE_STOP_GRACE_SECONDS = env.float("ENGINE_STOP_GRACE_SECONDS", default=20.0)
+# The engine's CPU priority (nice increment) on a host it shares with the webhook: an alert not acked within
+# TradingView's 3 s is lost for good, one decided a second later is not, so at bar close the acks go first.
+# 0 where the engine has a host of its own.
+ENGINE_NICE = env.int("ENGINE_NICE", default=5)
 # A route's processing lease; a worker that dies holding it blocks the route for at most this long.
 ROUTE_LEASE_SECONDS = env.int("ROUTE_LEASE_SECONDS", default=60)
 # A queued alert nobody has picked up for this long is re-driven by the sweeper.
@@ -334,6 +338,28 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
 )
 MIDDLEWARE.append("ops.csp.ContentSecurityPolicyMiddleware")
+
+# The webhook pool (gunicorn.conf.py, GUNICORN_POOL=webhook) serves /hooks/ and /healthz only: no pages, no
+# sessions, no logins. Its middleware is what the webhook uses - the health probe, the client IP, the security
+# headers and the Host check, the CSP - and nothing that reads a session or a cookie (a tenth of an alert's CPU in
+# the web process went to middleware the webhook never used). Any other URL is a 404 there.
+WEBHOOK_POOL = env.str("GUNICORN_POOL", default="all") == "webhook"
+if WEBHOOK_POOL:
+    ROOT_URLCONF = "orderrail.webhook_urls"
+    MIDDLEWARE = [
+        m
+        for m in MIDDLEWARE
+        if m
+        in (
+            "ops.healthz.HealthzMiddleware",
+            "ops.client_ip.ClientIPMiddleware",
+            "django.middleware.security.SecurityMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+            "allauth.account.middleware.AccountMiddleware",  # allauth refuses to start without it (cheap)
+            "ops.csp.ContentSecurityPolicyMiddleware",
+        )
+    ]
 
 LOGIN_CONCURRENCY = env.int("LOGIN_CONCURRENCY", default=2)
 PASSWORD_POST_PREFIXES = ["/accounts/", "/admin/login/"]

@@ -45,9 +45,12 @@ def raise_attention(
     return item
 
 
-def resolve_open(*, kind: Attention.Kind, now: datetime, note: str, **subject: object) -> int:
-    """The condition is gone (the key works again, the stop is in place): close its open item, recorded."""
-    return Attention.objects.filter(kind=kind, resolved_at__isnull=True, **subject).update(
+def resolve_open(
+    *, kind: Attention.Kind | tuple[Attention.Kind, ...], now: datetime, note: str, **subject: object
+) -> int:
+    """The condition is gone (the key works again, the stop is in place): close its open item(s), recorded."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return Attention.objects.filter(kind__in=kinds, resolved_at__isnull=True, **subject).update(
         resolved_at=now, resolution_note=note[:300]
     )
 

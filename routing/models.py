@@ -141,7 +141,9 @@ class Route(models.Model):
     def webhook_path(self) -> str:
         return f"/hooks/{self.token}"
 
-    def config(self) -> RouteConfig:
+    def config(self, state: RouteState | None = None) -> RouteConfig:
+        """`state`: the route's engine state as the caller just read it under the route's lease (a freeze is made
+        under the same lease, so it cannot have changed since); None reads the freeze here."""
         return RouteConfig(
             route_id=self.pk,
             symbol=self.symbol,
@@ -161,7 +163,7 @@ class Route(models.Model):
             future_skew_seconds=self.future_skew_seconds,
             price_deviation_pct=plain(self.price_deviation_pct),
             worst_case_stop_pct=plain(self.worst_case_stop_pct),
-            frozen=bool(self.frozen_reason),
+            frozen=bool(state.frozen_reason if state is not None else self.frozen_reason),
         )
 
 

@@ -85,7 +85,8 @@ def create_order(
 def transition(order: Order, new_state: OrderState, *, cause: str, now: datetime, **fields: object) -> bool:
     """Move an order to `new_state` if it is still in the state we last saw. Returns False if someone else moved it."""
     check_transition(order.state, new_state)
-    with transaction.atomic():
+    # No savepoint when a caller's transaction is open (record_ack's): the two statements commit or fail with it.
+    with transaction.atomic(savepoint=False):
         moved = Order.objects.filter(pk=order.pk, state=order.state).update(state=new_state, updated_at=now, **fields)
         if moved != 1:
             return False
@@ -185,24 +186,28 @@ def record_ack(order: Order, ack: OrderAck, *, exchange_account_id: int | None, 
     # The fills and the state change commit together, fills first: no reader ever sees a filled order whose fills
     # are missing (reconciliation would take that gap for position drift).
     with transaction.atomic():
-        if exchange_account_id is not None:
-            for f in ack.fills:
-                Fill.objects.get_or_create(
-                    exchange_account_id=exchange_account_id,
-                    fill_id=f.fill_id,
-                    defaults={
-                        "order": order,
-                        "route_id": order.route_id,
-                        "exchange_order_id": f.exchange_order_id,
-                        "client_order_id": f.client_order_id or "",
-                        "symbol": f.symbol,
-                        "side": f.side.value,
-                        "size": f.size,
-                        "price": f.price,
-                        "liquidity": f.liquidity.value,
-                        "filled_at": f.time,
-                    },
-                )
+        if exchange_account_id is not None and ack.fills:
+            # One statement; a fill reconciliation imported first keeps its row (the unique constraint decides).
+            Fill.objects.bulk_create(
+                [
+                    Fill(
+                        exchange_account_id=exchange_account_id,
+                        fill_id=f.fill_id,
+                        order=order,
+                        route_id=order.route_id,
+                        exchange_order_id=f.exchange_order_id,
+                        client_order_id=f.client_order_id or "",
+                        symbol=f.symbol,
+                        side=f.side.value,
+                        size=f.size,
+                        price=f.price,
+                        liquidity=f.liquidity.value,
+                        filled_at=f.time,
+                    )
+                    for f in ack.fills
+                ],
+                ignore_conflicts=True,
+            )
         if exchange_account_id is not None and ack.fills:
             attach_fees(exchange_account_id, [f.fill_id for f in ack.fills])
         transition(

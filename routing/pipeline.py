@@ -64,14 +64,15 @@ def process_route(route_id: int, *, clock: Clock = timezone.now) -> None:
     """Decide the route's queued alerts in order, under its lease; return at once if someone else holds it."""
     while (held := lease.acquire(route_id, clock())) is not None:
         try:
-            _drain_route(held, clock)
+            _drain_route(held, clock, fresh=True)
         finally:
             lease.release(held, hand_on=False)
         if not Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED).exists():
             return
 
 
-def _drain_route(held: lease.Lease, clock: Clock) -> None:
+def _drain_route(held: lease.Lease, clock: Clock, *, fresh: bool = False) -> None:
+    """`fresh`: the lease was taken a moment ago, so the first claim needs no refresh of it."""
     while True:
         next_id = (
             Alert.objects.filter(route_id=held.route_id, status=Alert.Status.QUEUED)
@@ -82,7 +83,7 @@ def _drain_route(held: lease.Lease, clock: Clock) -> None:
         if next_id is None:
             return
         now = clock()
-        if not lease.refresh(held, now):
+        if not fresh and not lease.refresh(held, now):
             return  # we were too slow and someone else holds the route now: they carry on, we stop
         claimed = Alert.objects.filter(pk=next_id, status=Alert.Status.QUEUED).update(
             status=Alert.Status.PROCESSING, claimed_at=now
@@ -92,6 +93,7 @@ def _drain_route(held: lease.Lease, clock: Clock) -> None:
             with bound_alert(next_id):  # every log line of the decision carries the alert id
                 decide_and_send(next_id, now=now, held=held, clock=clock)
                 logger.info("alert processed")
+        fresh = False
 
 
 def decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock = timezone.now) -> None:
@@ -138,7 +140,7 @@ def _decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: 
     state = engine_state(route)
     account: ExchangeAccount | None = route.exchange_account
     intent = intent_from_json(alert.intent)
-    config = route.config()
+    config = route.config(state)
     live_access = has_live_access(route.owner_id, now)
 
     exchange, readable = open_exchange(account, now)
@@ -212,7 +214,10 @@ def _settle_in_flight(route_id: int, exchange: Exchange, held: lease.Lease, cloc
     exchange has is adopted (the position read next includes it); one that can no longer land (its deadline passed
     with no trace) is closed as never placed - and never re-sent, since this newer alert now decides. Whatever is
     still open after that is in flight, and the decision skips."""
-    for order in selectors.in_flight_orders(route_id).select_related("route"):
+    unsettled = list(selectors.in_flight_orders(route_id).select_related("route"))
+    if not unsettled:
+        return ()
+    for order in unsettled:
         lifecycle.resolve(order, exchange, held=held, clock=clock, newer_decision_coming=True)
     return _in_flight(route_id)
 

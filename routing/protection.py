@@ -271,8 +271,12 @@ def _unverified(route: Route, why: str, now: datetime) -> None:
 
 
 def _in_place(route: Route, now: datetime) -> None:
-    for kind in (Attention.Kind.STOP_FAILED, Attention.Kind.STOP_UNVERIFIED):
-        resolve_open(kind=kind, route=route, now=now, note="the stop is in place")
+    resolve_open(
+        kind=(Attention.Kind.STOP_FAILED, Attention.Kind.STOP_UNVERIFIED),
+        route=route,
+        now=now,
+        note="the stop is in place",
+    )
 
 
 def _placed(route: Route, plan: StopPlan, position: Position, now: datetime) -> None:

@@ -32,6 +32,8 @@ def webhook(request: Request, token: str) -> Response:
     if chunked and not django_request.META.get("wsgi.input_terminated"):
         # The server cannot tell us where a chunked body ends (runserver): say so rather than read it as empty.
         return Response({"error": "length_required", "detail": "send a Content-Length header"}, status=411)
+    if too_large and length is not None:
+        _discard_body(django_request, length)
     try:
         result = intake.receive(
             token=token,
@@ -60,6 +62,23 @@ def _read_body(request: HttpRequest, chunked: bool) -> bytes:
         # wsgi.input_terminated) hands us a stream that ends where the body ends.
         return request.META["wsgi.input"].read(intake.MAX_BODY_BYTES + 1)
     return request.read(intake.MAX_BODY_BYTES + 1)
+
+
+# An oversized body up to this size is read and thrown away before the 413 goes out, so the connection can go on
+# (unread, it made gunicorn drop the keep-alive connection it had just promised, and the client's next request
+# died with a broken pipe). Larger ones are not worth the reading: the connection may close. In production the
+# proxy in front refuses them (client_max_body_size) before they reach us.
+DISCARD_MAX_BYTES = 2 * 1024 * 1024
+_DISCARD_CHUNK = 64 * 1024
+
+
+def _discard_body(request: HttpRequest, length: int) -> None:
+    if length > DISCARD_MAX_BYTES:
+        return
+    stream = request.META["wsgi.input"]
+    left = length
+    while left > 0 and (chunk := stream.read(min(_DISCARD_CHUNK, left))):
+        left -= len(chunk)
 
 
 def _content_length(value: str | None) -> int | None:

@@ -84,6 +84,43 @@ def test_a_chunked_body_over_the_limit_is_413(web, make_route):
     assert _raw(web, request)[0] == 413
 
 
+def test_an_oversized_body_is_413_and_the_keep_alive_connection_goes_on(web, make_route):
+    """A 1 MB body on a keep-alive connection (no proxy in front): the 413 goes out and the connection still serves
+    the next request. Unread, the body made gunicorn drop the connection it had just said it would keep, so the
+    client's next request died with a broken pipe (half the hostile bench's requests)."""
+    import http.client
+
+    route = make_route()
+    u = urlsplit(web)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    huge = b'{"comment": "' + b"x" * 1_000_000 + b'"}'
+    statuses = []
+    for body in (huge, huge, json.dumps(payload(position="0.1")).encode()):
+        conn.request("POST", route.webhook_path, body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        statuses.append(response.status)
+    conn.close()
+    assert statuses == [413, 413, 202]
+
+
+def test_the_webhook_pool_serves_the_webhook_and_health_and_nothing_else(tmp_path, make_route):
+    """GUNICORN_POOL=webhook: the pool the proxy sends /hooks/ to runs the webhook's middleware only (no sessions,
+    no logins) and answers every other URL 404 - a page or a login form never runs there."""
+    route = make_route()
+    with stack.running() as procs:
+        env = stack.stack_env(stack.database_url(), "http://127.0.0.1:9", GUNICORN_POOL="webhook")
+        web = start_gunicorn(procs, env, tmp_path / "web.log")
+        alert = requests.post(web + route.webhook_path, json=payload(position="0.1"), timeout=5)
+        assert alert.status_code == 202, alert.text
+        assert "default-src 'self'" in alert.headers["Content-Security-Policy"]
+        assert "Set-Cookie" not in alert.headers
+        assert requests.get(web + "/healthz", timeout=5).status_code == 200
+        for path in ("/", "/accounts/login/", "/admin/", "/dashboard/"):
+            assert requests.get(web + path, timeout=5, allow_redirects=False).status_code == 404, path
+    assert Alert.objects.get().status == Alert.Status.QUEUED
+
+
 @pytest.mark.parametrize("path", ["/hooks/%00", "/hooks/a%00b", "/hooks/%FF%FE"])
 def test_an_impossible_token_is_404_over_the_wire(web, make_route, path):
     make_route()

@@ -6,6 +6,7 @@ import signal
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
 
@@ -23,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="decide what is queued now, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.ENGINE_NICE:
+            os.nice(settings.ENGINE_NICE)  # the webhook's acks first (settings.ENGINE_NICE says why)
         engine = Engine(threads=options["threads"])
         if options["once"]:
             engine.drain()
