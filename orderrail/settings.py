@@ -252,7 +252,7 @@ ENGINE_STOP_GRACE_SECONDS = env.float("ENGINE_STOP_GRACE_SECONDS", default=20.0)
 # The engine's CPU priority (nice increment) on a host it shares with the webhook: an alert not acked within
 # TradingView's 3 s is lost for good, one decided a second later is not, so at bar close the acks go first.
 # 0 where the engine has a host of its own.
-ENGINE_NICE = env.int("ENGINE_NICE", default=5)
+ENGINE_NICE = env.int("ENGINE_NICE", default=10)
 # A route's processing lease; a worker that dies holding it blocks the route for at most this long.
 ROUTE_LEASE_SECONDS = env.int("ROUTE_LEASE_SECONDS", default=60)
 # A queued alert nobody has picked up for this long is re-driven by the sweeper.
