@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from audit.admin import AttentionAdmin, SupportMedia
+from audit.admin import AttentionAdmin, ReadOnlyAdmin, SupportMedia
 from audit.display import when
 from audit.models import Attention, Order
 from support import queue
@@ -53,17 +53,8 @@ for model in (SocialApp, SocialToken):
 
 
 @admin.register(NeedsAttention)
-class NeedsAttentionAdmin(admin.ModelAdmin):
-    Media = SupportMedia
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class NeedsAttentionAdmin(ReadOnlyAdmin):
+    # Read-only like every desk page: an item is acknowledged through the queue's own view, never edited.
 
     def get_urls(self) -> list[Any]:
         return [
