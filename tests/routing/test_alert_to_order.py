@@ -331,7 +331,10 @@ def test_exchange_rejected_keeps_the_status_verbatim(client, make_route, fake, e
     assert order.submit_attempts == 1
 
 
-def test_a_lost_reply_is_adopted_by_lookup_without_a_second_order(client, make_route, fake, exchange_url):
+def test_a_lost_reply_is_adopted_by_lookup_without_a_second_order(client, make_route, fake, exchange_url, settings):
+    # On the Unified WebSocket the lookup waits for the reconnect's fresh snapshot (a new token, a new connection,
+    # three snapshots): the fixtures' 1 s for it is short on a loaded machine.
+    settings.KRAKEN_UWS_READY_TIMEOUT = 5.0
     fake.add_fault("sendorder", "accept_then_drop", count=1, seconds=2)
     decision = send(client, make_route(), position="0.1")
     (order,) = decision.orders.all()

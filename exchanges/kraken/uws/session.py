@@ -124,6 +124,10 @@ class Session:
         ws, self._ws = self._ws, None  # nothing more goes out on it; the reader thread finishes the drop
         if ws is not None:
             ws.close_socket()
+        # The state is stale from this moment, not from when the reader thread gets round to the drop: a lookup
+        # made right after an unanswered intent must wait for the fresh snapshot, not answer from the old one
+        # (on a loaded host it read the old state, found nothing, and left a landed order unknown).
+        self._on_lost()
 
     @property
     def connected(self) -> bool:

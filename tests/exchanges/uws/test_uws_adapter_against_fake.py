@@ -145,6 +145,21 @@ def test_accept_then_drop_is_ambiguous_and_resolved_from_the_fresh_snapshot(venu
     assert fake.calls("sendorder") == 1
 
 
+def test_a_resync_makes_the_state_stale_at_once_not_when_the_reader_thread_gets_to_it(venue, connect):
+    """The reader thread is held off the state (its lock) while the session re-snapshots: reads must already wait
+    for the fresh snapshot. Before, the state stayed 'synced' until the reader thread's drop, and a lookup right
+    after an unanswered order read the old state and missed the order that had landed."""
+    _fake, _uws = venue
+    ex = connect()
+    ex.positions()
+    state = ex.feed.state
+    with state.lock:  # re-entrant for this thread; the reader thread cannot touch the state meanwhile
+        assert state.is_synced
+        ex.feed.session.resync("test: a gap")
+        assert not state.is_synced
+    assert eventually(lambda: state.is_synced)  # and the fresh snapshot comes
+
+
 def test_a_lost_acknowledgement_is_recovered_from_the_executions_stream(venue, connect):
     fake, uws = venue
     ex = connect()
