@@ -18,11 +18,13 @@ from django.db.models import F
 
 from audit.models import Alert, Decision
 from audit.reasons import Reason, explain
+from orderrail.inserts import insert
 from routing.dispatch import alert_stored
 from routing.domain import to_json
 from routing.models import Route
 from routing.payload import FIELDS, ParsedAlert, PayloadError, dedupe_key, parse_alert
 from routing.redaction import SecretGuard, withheld
+from routing.selectors import route_by_token
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def receive(
         body = None
     if not _TOKEN.fullmatch(token):
         return IntakeResult(404, UNKNOWN_ROUTE)
-    route = Route.objects.filter(token=token).only("id", "secret_hash", "owner_id").first()
+    route = route_by_token(token)
     if route is None:
         return IntakeResult(404, UNKNOWN_ROUTE)
     if body is None or len(body) > MAX_BODY_BYTES:
@@ -112,16 +114,18 @@ def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str
     key = dedupe_key(route.pk, parsed.canonical)
     try:
         with transaction.atomic():
-            alert = Alert.objects.create(
-                route_id=route.pk,
-                received_at=now,
-                status=Alert.Status.QUEUED,
-                body=parsed.stored_body,
-                content_type=content_type[:100],
-                remote_ip=remote_ip,
-                fired_at=parsed.intent.fired_at,
-                dedupe_key=key,
-                intent=to_json(parsed.intent),
+            alert = insert(
+                Alert(
+                    route_id=route.pk,
+                    received_at=now,
+                    status=Alert.Status.QUEUED,
+                    body=parsed.stored_body,
+                    content_type=content_type[:100],
+                    remote_ip=remote_ip,
+                    fired_at=parsed.intent.fired_at,
+                    dedupe_key=key,
+                    intent=to_json(parsed.intent),
+                )
             )
             # The stored alert is the queue entry (routing/engine.py); the notification, delivered on commit, only
             # wakes the engine sooner.
@@ -184,25 +188,29 @@ def _reject(
     if reason == Reason.RATE_LIMITED:
         answer = {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"}
     with transaction.atomic():
-        alert = Alert.objects.create(
-            route_id=route.pk,
-            received_at=now,
-            status=Alert.Status.REJECTED,
-            body=stored_body,
-            # Only worked out once we know the rejection is stored: hashing candidates costs a little.
-            raw_excerpt=_excerpt(raw_body, guard) if raw_body and guard else "",
-            content_type=content_type[:100],
-            remote_ip=remote_ip,
-            reject_reason=reason,
-            reject_detail=detail[:300],
+        alert = insert(
+            Alert(
+                route_id=route.pk,
+                received_at=now,
+                status=Alert.Status.REJECTED,
+                body=stored_body,
+                # Only worked out once we know the rejection is stored: hashing candidates costs a little.
+                raw_excerpt=_excerpt(raw_body, guard) if raw_body and guard else "",
+                content_type=content_type[:100],
+                remote_ip=remote_ip,
+                reject_reason=reason,
+                reject_detail=detail[:300],
+            )
         )
-        Decision.objects.create(
-            alert=alert,
-            route_id=route.pk,
-            created_at=now,
-            action=Decision.Action.REJECT,
-            reason=reason,
-            message=explain(reason, {"detail": detail, "limit": MAX_BODY_BYTES})[:400],
+        insert(
+            Decision(
+                alert=alert,
+                route_id=route.pk,
+                created_at=now,
+                action=Decision.Action.REJECT,
+                reason=reason,
+                message=explain(reason, {"detail": detail, "limit": MAX_BODY_BYTES})[:400],
+            )
         )
     answer["alert"] = alert.pk
     return IntakeResult(http_status, answer)
