@@ -21,10 +21,9 @@ from audit.reasons import Reason, explain
 from orderrail.inserts import insert
 from routing.dispatch import alert_stored
 from routing.domain import to_json
-from routing.models import Route
 from routing.payload import FIELDS, ParsedAlert, PayloadError, dedupe_key, parse_alert
 from routing.redaction import SecretGuard, withheld
-from routing.selectors import route_by_token
+from routing.selectors import WebhookTarget, rejections_since, webhook_target
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def receive(
         body = None
     if not _TOKEN.fullmatch(token):
         return IntakeResult(404, UNKNOWN_ROUTE)
-    route = route_by_token(token)
+    route = webhook_target(token)
     if route is None:
         return IntakeResult(404, UNKNOWN_ROUTE)
     if body is None or len(body) > MAX_BODY_BYTES:
@@ -110,7 +109,9 @@ def receive(
     return _accept(route, parsed, content_type, remote_ip, now)
 
 
-def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str | None, now: datetime) -> IntakeResult:
+def _accept(
+    route: WebhookTarget, parsed: ParsedAlert, content_type: str, remote_ip: str | None, now: datetime
+) -> IntakeResult:
     key = dedupe_key(route.pk, parsed.canonical)
     try:
         with transaction.atomic():
@@ -140,7 +141,7 @@ def _accept(route: Route, parsed: ParsedAlert, content_type: str, remote_ip: str
 
 
 def _reject(
-    route: Route,
+    route: WebhookTarget,
     reason: Reason,
     http_status: int,
     detail: str,
@@ -160,9 +161,7 @@ def _reject(
     SecretGuard (routing.redaction) before it is stored or answered; without a readable copy of the secret, none
     of it is kept.
     """
-    recent = Alert.objects.filter(
-        route_id=route.pk, status=Alert.Status.REJECTED, received_at__gte=now - timedelta(minutes=1)
-    ).count()
+    recent = rejections_since(route.pk, now - timedelta(minutes=1))
     if recent > REJECTIONS_PER_MINUTE:
         return IntakeResult(429, {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"})
     if recent == REJECTIONS_PER_MINUTE:

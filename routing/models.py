@@ -37,6 +37,12 @@ def secret_matches(secret: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def open_sealed(value: str | None) -> str | None:
+    """A route secret's encrypted copy as read (decrypted by its field): None when there is no readable copy (a route
+    saved before copies were kept, or FERNET_KEYS lost the key it was sealed under)."""
+    return None if not value or value == UNREADABLE else value
+
+
 class RouteManager(models.Manager["Route"]):
     def get_queryset(self) -> models.QuerySet[Route]:
         # The sealed secret is decrypted only when a rejection needs it (routing.intake), not on every route load.
@@ -131,8 +137,7 @@ class Route(models.Model):
     def sealed_secret(self) -> str | None:
         """The plaintext secret from its encrypted copy, in a query of its own; None when there is no readable copy
         (a route saved before copies were kept, or FERNET_KEYS lost the key it was sealed under)."""
-        value = type(self).objects.filter(pk=self.pk).values_list("secret_sealed", flat=True).first()
-        return None if not value or value == UNREADABLE else value
+        return open_sealed(type(self).objects.filter(pk=self.pk).values_list("secret_sealed", flat=True).first())
 
     def check_secret(self, secret: str) -> bool:
         return secret_matches(secret, self.secret_hash)

@@ -6,33 +6,59 @@ The pipeline, the stop upkeep, reconciliation and the pages all ask these; none 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
-from audit.models import Fill, LedgerEntry, Order
+from audit.models import Alert, Fill, LedgerEntry, Order
 from audit.order_states import OrderState
-from routing.models import Route, RouteState
+from routing.models import Route, RouteState, open_sealed, secret_matches
 
 IN_FLIGHT_STATES = (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)
 LIVE_STOP_STATES = (OrderState.PENDING_SUBMIT, OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.UNKNOWN)
 POSITION_ORDERS = (Order.Purpose.STRATEGY, Order.Purpose.FLATTEN)
-_ROUTE_BY_TOKEN_FIELDS = ("id", "secret_hash", "owner_id")
 
 
-def route_by_token(token: str) -> Route | None:
-    """The route a webhook URL names, with what intake reads (its secret's hash; the rest loads on access). One
-    plain SELECT: on the webhook the ORM's query building cost more than the query (bench/README.md)."""
-    # In the model's field order: Model.from_db pairs the values with the fields it is given in that order.
-    columns = [f.attname for f in Route._meta.concrete_fields if f.attname in _ROUTE_BY_TOKEN_FIELDS]
+@dataclass(frozen=True)
+class WebhookTarget:
+    """What intake knows of the route a webhook URL names: its id, its secret's hash, and the secret's encrypted copy
+    as stored - opened only when a rejection needs it to scrub what the sender wrote (routing.redaction)."""
+
+    pk: int
+    secret_hash: str
+    sealed: object
+
+    def check_secret(self, secret: str) -> bool:
+        return secret_matches(secret, self.secret_hash)
+
+    def sealed_secret(self) -> str | None:
+        return open_sealed(Route._meta.get_field("secret_sealed").from_db_value(self.sealed, None, connection))
+
+
+def webhook_target(token: str) -> WebhookTarget | None:
+    """One plain SELECT by the route's token: on the webhook the ORM's query building cost more than the query."""
     table = connection.ops.quote_name(Route._meta.db_table)
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE token = %s"  # noqa: S608 - names from the model
+    sql = f"SELECT id, secret_hash, secret_sealed FROM {table} WHERE token = %s"  # noqa: S608 - names from the model
     with connection.cursor() as cursor:
         cursor.execute(sql, [token])
         row = cursor.fetchone()
-    return None if row is None else Route.from_db(connection.alias, columns, row)
+    return None if row is None else WebhookTarget(*row)
+
+
+def rejections_since(route_id: int, since: datetime) -> int:
+    """Rejections stored for the route since `since` (intake's per-route budget), in one plain COUNT."""
+    alerts = Alert._meta
+    received_at = alerts.get_field("received_at").get_db_prep_value(since, connection)
+    sql = (
+        f"SELECT COUNT(*) FROM {connection.ops.quote_name(alerts.db_table)} "  # noqa: S608 - names from the model
+        "WHERE route_id = %s AND status = %s AND received_at >= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [route_id, Alert.Status.REJECTED.value, received_at])
+        return int(cursor.fetchone()[0])
 
 
 def in_flight_orders(route_id: int) -> QuerySet[Order]:

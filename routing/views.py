@@ -18,31 +18,31 @@ logger = logging.getLogger(__name__)
 # is read raw and validated by routing.payload) and its request/negotiation/rendering layers cost ~8 % of the
 # webhook's CPU. No session, so no CSRF: the route token and the shared secret authenticate.
 @csrf_exempt
-def webhook(django_request: HttpRequest, token: str) -> JsonResponse:
-    if django_request.method != "POST":
+def webhook(request: HttpRequest, token: str) -> JsonResponse:
+    if request.method != "POST":
         response = JsonResponse({"error": "method_not_allowed", "detail": "the webhook takes POST only"}, status=405)
         response["Allow"] = "POST"
         return response
-    refused = tradingview.refusal(django_request)
+    refused = tradingview.refusal(request)
     if refused:
         # Before the route is even looked up: nothing is stored for a sender that is not TradingView.
         return _answer({"error": "forbidden_sender", "detail": refused}, status=403)
-    length = _content_length(django_request.META.get("CONTENT_LENGTH"))
+    length = _content_length(request.META.get("CONTENT_LENGTH"))
     too_large = length is not None and length > intake.MAX_BODY_BYTES
-    chunked = length is None and "chunked" in django_request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if chunked and not django_request.META.get("wsgi.input_terminated"):
+    chunked = length is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not request.META.get("wsgi.input_terminated"):
         # The server cannot tell us where a chunked body ends (runserver): say so rather than read it as empty.
         return _answer({"error": "length_required", "detail": "send a Content-Length header"}, status=411)
     if too_large and length is not None:
-        _discard_body(django_request, length)
+        _discard_body(request, length)
     try:
         result = intake.receive(
             token=token,
             # Never read a body that announces itself as too large: the 413 goes out without touching it.
-            body=None if too_large else _read_body(django_request, chunked),
+            body=None if too_large else _read_body(request, chunked),
             content_length=length,
-            content_type=django_request.META.get("CONTENT_TYPE", "").replace("\x00", ""),
-            remote_ip=django_request.META.get("REMOTE_ADDR"),
+            content_type=request.META.get("CONTENT_TYPE", "").replace("\x00", ""),
+            remote_ip=request.META.get("REMOTE_ADDR"),
             now=timezone.now(),
         )
     except DatabaseError:
@@ -52,13 +52,16 @@ def webhook(django_request: HttpRequest, token: str) -> JsonResponse:
         return _answer({"error": "unavailable", "detail": "could not store the alert; retry"}, status=503)
     alert_id = result.body.get("alert")
     bind_alert(alert_id if isinstance(alert_id, int) else None)  # reset at the next request's start (ops.apps)
-    outcome = result.body.get("status") or result.body.get("error")
-    logger.info("webhook %s %s", result.http_status, outcome, extra={"http_status": result.http_status})
     return _answer(result.body, status=result.http_status)
 
 
 def _answer(body: dict[str, object], status: int) -> JsonResponse:
-    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+    logger.info("webhook %s %s", status, body.get("status") or body.get("error"), extra={"http_status": status})
+    response = JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")})
+    # Every answer is logged here, once: not again as django.request's "Bad Request: /hooks/<token>", which cost a
+    # hostile flood a second formatted line per request and carried the route's token into the log.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _read_body(request: HttpRequest, chunked: bool) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -47,6 +48,29 @@ def test_get_is_not_allowed(client, make_route):
     route = make_route()
     assert client.get(route.webhook_path).status_code == 405
     assert Alert.objects.count() == 0
+
+
+def test_every_answer_is_logged_once_and_never_with_the_route_token(client, make_route, caplog):
+    """Django logged each 4xx a second time as "Bad Request: /hooks/<token>": a hostile flood paid for two lines per
+    request, and the route's token - the webhook URL's credential - went into the log."""
+    route = make_route()
+    caplog.set_level(logging.DEBUG)
+    answers = [
+        post(client, route, b'{"action": ').status_code,
+        post(client, route, payload(secret="wrong")).status_code,
+        post(client, route, payload(position="0.1")).status_code,
+        client.post("/hooks/no-such-token", data=b"{}", content_type="application/json").status_code,
+    ]
+    assert answers == [400, 401, 202, 404]
+    lines = [r for r in caplog.records if r.name == "routing.views"]
+    assert [r.getMessage() for r in lines] == [
+        "webhook 400 invalid_json",
+        "webhook 401 invalid_secret",
+        "webhook 202 queued",
+        "webhook 404 unknown_route",
+    ]
+    assert route.token not in caplog.text
+    assert not [r for r in caplog.records if r.name == "django.request"]
 
 
 def test_an_oversized_body_is_413_and_only_its_rejection_is_recorded(client, make_route):
