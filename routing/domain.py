@@ -107,8 +107,9 @@ class Snapshot:
     position: Decimal = Decimal(0)  # signed, in the instrument's size unit
     equity: Decimal | None = None
     available_margin: Decimal | None = None
-    orders_last_hour: int = 0
-    realized_pnl_today: Decimal = Decimal(0)
+    # Read only for a route that limits them (None: no limit, so not counted - two queries an alert saved).
+    orders_last_hour: int | None = None
+    realized_pnl_today: Decimal | None = None
     # The route's own state: TradingView's time of the newest alert already decided (an older one is superseded),
     # orders of the route whose outcome is still unknown (client order ids), and the circuit breaker.
     last_fired_at: datetime | None = None
@@ -202,8 +203,8 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
         position=Decimal(data.get("position", "0")),
         equity=_dec(data.get("equity")),
         available_margin=_dec(data.get("available_margin")),
-        orders_last_hour=int(data.get("orders_last_hour", 0)),
-        realized_pnl_today=Decimal(data.get("realized_pnl_today", "0")),
+        orders_last_hour=None if data.get("orders_last_hour") is None else int(data["orders_last_hour"]),
+        realized_pnl_today=_dec(data.get("realized_pnl_today")),
         read_warnings=data.get("read_warnings", ""),
         last_fired_at=_time(data.get("last_fired_at")),
         orders_in_flight=tuple(data.get("orders_in_flight", ())),

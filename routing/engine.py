@@ -45,6 +45,7 @@ from routing.reconcile.sweep import reset_dead_claims
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "orderrail_alert"
+STOP_RETRY_SECONDS = 0.25
 Clock = Callable[[], datetime]
 
 
@@ -86,6 +87,11 @@ class Engine:
         # an account job takes a few round trips, so threads waiting a whole second for the next look sat idle and a
         # pass over 1,200 accounts outlasted its period.
         self._due: list[int] = []
+        # Routes whose worst-case stop needs its upkeep after an alert, and the earliest time to try (a route busy
+        # under someone else's lease is tried again a little later). Run once no alert is waiting, so at bar close
+        # every entry goes out before any stop's upkeep. Only in memory: if the engine dies first, its successor's
+        # start-up reconciliation pass keeps every stop (routing/reconcile/account.py).
+        self._stops_due: dict[int, float] = {}
         self.started = clock()
 
     # -- the loop ---------------------------------------------------------------------------------------------
@@ -111,7 +117,10 @@ class Engine:
             if listener is not None:
                 listener.stop()
             cut_off = self._finish(settings.ENGINE_STOP_GRACE_SECONDS)
-            logger.info("engine stopped: %s job(s) cut off", cut_off)
+            with self._lock:
+                stops_left = len(self._stops_due)
+            # A stop upkeep still due is done by the next engine's start-up reconciliation pass.
+            logger.info("engine stopped: %s job(s) cut off, %s stop upkeep(s) left", cut_off, stops_left)
 
     def _finish(self, grace: float) -> int:
         """Let the jobs under way finish, for at most `grace` seconds; returns how many were still running. A job
@@ -136,7 +145,9 @@ class Engine:
     def step(self) -> int:
         """One scheduling round. Returns how many jobs it started."""
         heartbeat.beat_throttled(heartbeat.WORKER)  # /healthz: the engine is alive and scheduling
-        started = self._start_routes()
+        started, alerts_waiting = self._start_routes()
+        if not alerts_waiting:
+            started += self._start_stops()
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + settings.ENGINE_SWEEP_SECONDS
@@ -156,7 +167,7 @@ class Engine:
         while time.monotonic() < deadline:
             self.step()
             with self._lock:
-                idle = not self.stats.busy_routes and not self.stats.busy_accounts
+                idle = not self.stats.busy_routes and not self.stats.busy_accounts and not self._stops_due
             if idle and not self._ready_routes(1):
                 return
             self._wake.wait(0.01)
@@ -169,12 +180,15 @@ class Engine:
         with self._lock:
             return self.threads - len(self.stats.busy_routes) - len(self.stats.busy_accounts)
 
-    def _start_routes(self) -> int:
+    def _start_routes(self) -> tuple[int, bool]:
+        """Start the routes with queued alerts, as many as threads are free; returns how many started and whether
+        alerts are still waiting for a thread."""
         free = self._free()
         if free <= 0:
-            return 0
+            return 0, True
         started = 0
-        for route_id in self._ready_routes(free):
+        ready = self._ready_routes(free)
+        for route_id in ready:
             with self._lock:
                 if route_id in self.stats.busy_routes:
                     continue
@@ -183,7 +197,7 @@ class Engine:
             future = self._pool.submit(self._route_job, route_id)
             future.add_done_callback(self._done)
             started += 1
-        return started
+        return started, len(ready) >= free
 
     def _ready_routes(self, limit: int) -> list[int]:
         """Routes with queued alerts whose lease is free, oldest alert first."""
@@ -202,11 +216,46 @@ class Engine:
 
     def _route_job(self, route_id: int) -> None:
         try:
-            pipeline.process_route(route_id, clock=self.clock)
+            pipeline.process_route(route_id, clock=self.clock, stop_due=self._stop_due)
         except Exception:
             # process_route ends a failing alert with its own decision; this is a failure around it (the
             # database, the lease). The alert stays queued; the next round tries again.
             logger.exception("engine: route %s failed", route_id)
+            with self._lock:
+                self.stats.errors += 1
+        finally:
+            with self._lock:
+                self.stats.busy_routes.discard(route_id)
+            self._release_connection()
+
+    # -- the worst-case stops' upkeep, after the alerts ----------------------------------------------------------
+
+    def _stop_due(self, route_id: int) -> None:
+        with self._lock:
+            self._stops_due.setdefault(route_id, 0.0)
+        self._wake.set()
+
+    def _start_stops(self) -> int:
+        """Stop upkeep jobs, on the threads alerts do not need (the same reserve as background work)."""
+        now = time.monotonic()
+        with self._lock:
+            room = self.threads - self.reserve - len(self.stats.busy_accounts) - len(self.stats.busy_routes)
+            batch = [r for r, at in self._stops_due.items() if at <= now and r not in self.stats.busy_routes][:room]
+            for route_id in batch:
+                del self._stops_due[route_id]
+                self.stats.busy_routes.add(route_id)
+        for route_id in batch:
+            future = self._pool.submit(self._stop_job, route_id)
+            future.add_done_callback(self._done)
+        return len(batch)
+
+    def _stop_job(self, route_id: int) -> None:
+        try:
+            if not pipeline.keep_stop(route_id, clock=self.clock):
+                with self._lock:  # busy under another lease: again shortly (its holder may be another engine)
+                    self._stops_due.setdefault(route_id, time.monotonic() + STOP_RETRY_SECONDS)
+        except Exception:
+            logger.exception("engine: stop upkeep of route %s failed", route_id)
             with self._lock:
                 self.stats.errors += 1
         finally:

@@ -18,7 +18,7 @@ from django.db.models import F
 
 from audit.models import Alert, Decision
 from audit.reasons import Reason, explain
-from orderrail.inserts import insert
+from orderrail.statements import insert
 from routing.dispatch import alert_stored
 from routing.domain import to_json
 from routing.payload import FIELDS, ParsedAlert, PayloadError, dedupe_key, parse_alert

@@ -17,6 +17,7 @@ from audit.models import Decision, Fill, LedgerEntry, Order, OrderEvent
 from audit.order_states import OrderState, check_transition
 from exchanges.base import Exchange, OrderAck, OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
+from orderrail.statements import insert, update_where
 from routing.crashpoints import crashpoint
 from routing.lease import Lease
 from routing.models import Route
@@ -60,25 +61,27 @@ def create_order(
     now: datetime,
     purpose: str = Order.Purpose.STRATEGY,
 ) -> Order:
-    order = Order.objects.create(
-        client_order_id=new_client_order_id(),
-        route=route,
-        decision=decision,
-        leg=leg,
-        purpose=purpose,
-        symbol=request.symbol,
-        side=request.side.value,
-        order_type=request.order_type.value,
-        size=request.size,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-        trigger_signal=request.trigger_signal.value if request.trigger_signal else "",
-        reduce_only=request.reduce_only,
-        state=OrderState.PENDING_SUBMIT,
-        created_at=now,
-        updated_at=now,
+    order = insert(
+        Order(
+            client_order_id=new_client_order_id(),
+            route=route,
+            decision=decision,
+            leg=leg,
+            purpose=purpose,
+            symbol=request.symbol,
+            side=request.side.value,
+            order_type=request.order_type.value,
+            size=request.size,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trigger_signal=request.trigger_signal.value if request.trigger_signal else "",
+            reduce_only=request.reduce_only,
+            state=OrderState.PENDING_SUBMIT,
+            created_at=now,
+            updated_at=now,
+        )
     )
-    OrderEvent.objects.create(order=order, at=now, from_state="", to_state=OrderState.PENDING_SUBMIT, cause="created")
+    insert(OrderEvent(order=order, at=now, from_state="", to_state=OrderState.PENDING_SUBMIT, cause="created"))
     return order
 
 
@@ -87,10 +90,12 @@ def transition(order: Order, new_state: OrderState, *, cause: str, now: datetime
     check_transition(order.state, new_state)
     # No savepoint when a caller's transaction is open (record_ack's): the two statements commit or fail with it.
     with transaction.atomic(savepoint=False):
-        moved = Order.objects.filter(pk=order.pk, state=order.state).update(state=new_state, updated_at=now, **fields)
+        moved = update_where(
+            Order, {"id": order.pk, "state": order.state}, {"state": new_state, "updated_at": now, **fields}
+        )
         if moved != 1:
             return False
-        OrderEvent.objects.create(order=order, at=now, from_state=order.state, to_state=new_state, cause=cause[:300])
+        insert(OrderEvent(order=order, at=now, from_state=order.state, to_state=new_state, cause=cause[:300]))
     order.state = new_state
     for name, value in fields.items():
         setattr(order, name, value)

@@ -9,7 +9,8 @@
    any order call leaves the process.
 4. Submit each leg under the lease with a deadline; a definitive answer settles the order, anything else leaves it
    `unknown` for lookup. Never a blind retry.
-5. Keep the worst-case stop in step with the position.
+5. Keep the worst-case stop in step with the position: right after the alert, or - in the engine - as a job of its
+   own once no alert is waiting (`keep_stop`), so at bar close every entry goes out before any stop's upkeep.
 
 An alert whose processing fails for any reason ends in a terminal Decision (`internal_error`, naming the exception
 class only) and an attention item; it never stays in limbo and never stops the route's next alert.
@@ -33,11 +34,12 @@ from billing.access import has_live_access
 from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
 from ops.logs import bound_alert
+from orderrail.statements import first_id, insert, update_where
 from routing import lease, lifecycle, orders, outcome, protection, selectors
 from routing.attention import raise_attention
 from routing.crashpoints import crashpoint
 from routing.domain import Check, Snapshot, Verdict, VerdictAction, intent_from_json, number_text, to_json
-from routing.models import RouteState, engine_state
+from routing.models import Route, RouteState, engine_state
 from routing.risk import evaluate
 from routing.snapshot import base_snapshot, open_exchange, read_snapshot
 
@@ -45,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 ACCEPTED = (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.FILLED)
 Clock = Callable[[], datetime]
+# Told "this route's worst-case stop needs its upkeep" instead of doing it now (the engine, routing/engine.py).
+StopDue = Callable[[int], None]
 
 
 def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
@@ -60,46 +64,49 @@ def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
         process_route(route_id, clock=clock)
 
 
-def process_route(route_id: int, *, clock: Clock = timezone.now) -> None:
-    """Decide the route's queued alerts in order, under its lease; return at once if someone else holds it."""
+def process_route(route_id: int, *, clock: Clock = timezone.now, stop_due: StopDue | None = None) -> None:
+    """Decide the route's queued alerts in order, under its lease; return at once if someone else holds it.
+
+    `stop_due`: the worst-case stop's upkeep is handed to it after each alert instead of being done there."""
     while (held := lease.acquire(route_id, clock())) is not None:
         try:
-            _drain_route(held, clock, fresh=True)
+            _drain_route(held, clock, fresh=True, stop_due=stop_due)
         finally:
             lease.release(held, hand_on=False)
-        if not Alert.objects.filter(route_id=route_id, status=Alert.Status.QUEUED).exists():
+        if first_id(Alert, {"route_id": route_id, "status": Alert.Status.QUEUED}) is None:
             return
 
 
-def _drain_route(held: lease.Lease, clock: Clock, *, fresh: bool = False) -> None:
+def _drain_route(held: lease.Lease, clock: Clock, *, fresh: bool = False, stop_due: StopDue | None = None) -> None:
     """`fresh`: the lease was taken a moment ago, so the first claim needs no refresh of it."""
     while True:
-        next_id = (
-            Alert.objects.filter(route_id=held.route_id, status=Alert.Status.QUEUED)
-            .order_by("fired_at", "received_at", "id")
-            .values_list("pk", flat=True)
-            .first()
+        next_id = first_id(
+            Alert, {"route_id": held.route_id, "status": Alert.Status.QUEUED}, ("fired_at", "received_at", "id")
         )
         if next_id is None:
             return
         now = clock()
         if not fresh and not lease.refresh(held, now):
             return  # we were too slow and someone else holds the route now: they carry on, we stop
-        claimed = Alert.objects.filter(pk=next_id, status=Alert.Status.QUEUED).update(
-            status=Alert.Status.PROCESSING, claimed_at=now
+        claimed = update_where(
+            Alert,
+            {"id": next_id, "status": Alert.Status.QUEUED},
+            {"status": Alert.Status.PROCESSING, "claimed_at": now},
         )
         if claimed == 1:
             crashpoint("after_claim")
             with bound_alert(next_id):  # every log line of the decision carries the alert id
-                decide_and_send(next_id, now=now, held=held, clock=clock)
+                decide_and_send(next_id, now=now, held=held, clock=clock, stop_due=stop_due)
                 logger.info("alert processed")
         fresh = False
 
 
-def decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock = timezone.now) -> None:
+def decide_and_send(
+    alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock = timezone.now, stop_due: StopDue | None = None
+) -> None:
     """Decide one claimed alert and submit what the decision says to send; a failure ends the alert, not the run."""
     try:
-        _decide_and_send(alert_id, now=now, held=held, clock=clock)
+        _decide_and_send(alert_id, now=now, held=held, clock=clock, stop_due=stop_due)
     except Exception as exc:
         # The traceback goes to the log (it names our code, never a secret: exchange errors carry the venue's word
         # only); the alert and support get the exception class.
@@ -134,7 +141,9 @@ def fail_alert(alert_id: int, exc: BaseException, *, now: datetime) -> None:
     )
 
 
-def _decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock) -> None:
+def _decide_and_send(
+    alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock, stop_due: StopDue | None
+) -> None:
     alert = Alert.objects.select_related("route", "route__exchange_account", "route__engine").get(pk=alert_id)
     route = alert.route
     state = engine_state(route)
@@ -153,19 +162,21 @@ def _decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: 
     verdict = evaluate(intent, config, snapshot, now)
 
     with transaction.atomic():
-        decision = Decision.objects.create(
-            alert=alert,
-            route=route,
-            created_at=now,
-            evaluated_at=now,
-            action=Decision.Action.SEND if verdict.action is VerdictAction.SEND else Decision.Action.SKIP,
-            reason=verdict.reason,
-            message=decision_sentence(verdict, snapshot, config.symbol)[:400],
-            checks=[to_json(c) for c in verdict.checks],
-            snapshot=to_json(snapshot),
-            route_config=to_json(config),
-            intent=alert.intent,
-            verdict=to_json(verdict),
+        decision = insert(
+            Decision(
+                alert=alert,
+                route=route,
+                created_at=now,
+                evaluated_at=now,
+                action=Decision.Action.SEND if verdict.action is VerdictAction.SEND else Decision.Action.SKIP,
+                reason=verdict.reason,
+                message=decision_sentence(verdict, snapshot, config.symbol)[:400],
+                checks=[to_json(c) for c in verdict.checks],
+                snapshot=to_json(snapshot),
+                route_config=to_json(config),
+                intent=alert.intent,
+                verdict=to_json(verdict),
+            )
         )
         legs = [
             orders.create_order(
@@ -185,7 +196,7 @@ def _decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: 
             for index, leg in enumerate(verdict.legs)
             if verdict.action is VerdictAction.SEND
         ]
-        Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.DECIDED, decided_at=now)
+        update_where(Alert, {"id": alert.pk}, {"status": Alert.Status.DECIDED, "decided_at": now})
         if verdict.reason is not Reason.SUPERSEDED:
             # Newer wins: from now on an alert fired before this one is superseded.
             RouteState.objects.filter(route_id=route.pk).filter(_older_than(intent.fired_at)).update(
@@ -196,9 +207,41 @@ def _decide_and_send(alert_id: int, *, now: datetime, held: lease.Lease, clock: 
     if legs and exchange is not None:
         crashpoint("after_order_row")
         _submit_legs(decision, legs, exchange, held, now=now, clock=clock)
-    if exchange is not None:
-        # After every processed alert: the position gets exactly its one worst-case stop (or none when flat).
+    if exchange is None:
+        return
+    # After every processed alert: the position gets exactly its one worst-case stop (or none when flat).
+    if stop_due is not None:
+        stop_due(route.pk)
+    else:
         protection.ensure_stop(route, exchange, held=held, clock=clock)
+
+
+def keep_stop(route_id: int, *, clock: Clock = timezone.now) -> bool:
+    """The worst-case stop's upkeep for the route as a job of its own, under the route's lease: the stop the
+    position needs, or none when flat. False when the route is busy (its holder is deciding an alert, which hands
+    the upkeep on again, or reconciling, which does it too): the caller tries again later.
+
+    Released with a hand-on: alerts that queued meanwhile are picked up at once."""
+    held = lease.acquire(route_id, clock())
+    if held is None:
+        return False
+    route = Route.objects.select_related("exchange_account").get(pk=route_id)
+    try:
+        exchange, _readable = open_exchange(route.exchange_account, clock())
+        if exchange is not None:
+            protection.ensure_stop(route, exchange, held=held, clock=clock)
+    except Exception as exc:
+        # As when it ran after the alert: logged, and support told; reconciliation's upkeep tries again.
+        logger.exception("route %s: worst-case stop upkeep failed (%s)", route_id, type(exc).__name__)
+        raise_attention(
+            kind=Attention.Kind.INTERNAL_ERROR,
+            route=route,
+            detail=f"The worst-case stop's upkeep failed ({type(exc).__name__}); reconciliation tries again.",
+            now=clock(),
+        )
+    finally:
+        lease.release(held)
+    return True
 
 
 def _older_than(fired_at: datetime) -> Q:
@@ -214,9 +257,9 @@ def _settle_in_flight(route_id: int, exchange: Exchange, held: lease.Lease, cloc
     exchange has is adopted (the position read next includes it); one that can no longer land (its deadline passed
     with no trace) is closed as never placed - and never re-sent, since this newer alert now decides. Whatever is
     still open after that is in flight, and the decision skips."""
-    unsettled = list(selectors.in_flight_orders(route_id).select_related("route"))
-    if not unsettled:
+    if not selectors.any_in_flight(route_id):
         return ()
+    unsettled = list(selectors.in_flight_orders(route_id).select_related("route"))
     for order in unsettled:
         lifecycle.resolve(order, exchange, held=held, clock=clock, newer_decision_coming=True)
     return _in_flight(route_id)

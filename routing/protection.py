@@ -30,6 +30,7 @@ from audit.models import Attention, Order, OrderEvent
 from audit.order_states import OrderState
 from exchanges.base import Exchange, OrderRequest, OrderStatus, OrderType, Position, Ticker, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
+from orderrail.statements import insert
 from routing import lifecycle, orders, selectors
 from routing.attention import raise_attention, resolve_open
 from routing.domain import number_text
@@ -182,12 +183,14 @@ def _move(order: Order, plan: StopPlan, exchange: Exchange, *, now: datetime) ->
     if ack.order is not None and ack.order.state.value not in ("open",):
         lifecycle.apply_status(order, ack.order, now=now, cause="moved in place")
     Order.objects.filter(pk=order.pk).update(size=plan.size, stop_price=plan.stop_price, updated_at=now)
-    OrderEvent.objects.create(
-        order=order,
-        at=now,
-        from_state=order.state,
-        to_state=order.state,
-        cause=f"moved in place: {plan.side.value} {number_text(plan.size)} at {number_text(plan.stop_price)}",
+    insert(
+        OrderEvent(
+            order=order,
+            at=now,
+            from_state=order.state,
+            to_state=order.state,
+            cause=f"moved in place: {plan.side.value} {number_text(plan.size)} at {number_text(plan.stop_price)}",
+        )
     )
     return True
 

@@ -589,6 +589,8 @@ def _orders_per_hour(e: _Exposure) -> _Outcome | None:
     if limit is None:
         return None
     count = e.inputs.snapshot.orders_last_hour
+    if count is None:  # the route limits them, so they are counted: a snapshot without the count fails closed
+        count = limit
     return _Outcome(
         Check("orders_per_hour", count < limit, str(count), str(limit), Reason.ORDER_RATE_LIMIT),
         f"{count} orders in the last hour, the limit is {limit}",
@@ -600,6 +602,8 @@ def _daily_loss(e: _Exposure) -> _Outcome | None:
     if limit is None:
         return None
     pnl = e.inputs.snapshot.realized_pnl_today
+    if pnl is None:  # the route limits it, so it is read: a snapshot without it fails closed
+        pnl = Decimal("NaN")
     ok = pnl.is_finite() and pnl > -limit  # a loss exactly at the limit already blocks
     loss = _txt(0 - pnl) if pnl.is_finite() else str(pnl)
     return _Outcome(

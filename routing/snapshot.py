@@ -74,8 +74,10 @@ def base_snapshot(
         credentials_readable=credentials_readable,
         live=bool(account and account.mode == ExchangeAccount.Mode.LIVE),
         live_access=live_access,
-        orders_last_hour=selectors.orders_last_hour(route.pk, now),
-        realized_pnl_today=selectors.realized_pnl_today(route.exchange_account_id, route.symbol, now),
+        orders_last_hour=selectors.orders_last_hour(route.pk, now) if route.orders_per_hour is not None else None,
+        realized_pnl_today=selectors.realized_pnl_today(route.exchange_account_id, route.symbol, now)
+        if route.daily_loss_limit is not None
+        else None,
         last_fired_at=state.last_fired_at,
         orders_in_flight=in_flight,
         breaker_open_until=breaker_open_until(account, now) if account else None,

@@ -481,6 +481,15 @@ def test_leverage_is_notional_over_equity() -> None:
     assert (check.observed, check.limit) == ("2.5", "2.5")
 
 
+def test_counts_are_read_only_for_the_limits_a_route_has_and_a_missing_one_fails_closed() -> None:
+    """The snapshot counts orders and today's loss only for a route that limits them (two queries an alert saved
+    otherwise); without a limit the missing count decides nothing, with one it can never wave an order through."""
+    unread = {"orders_last_hour": None, "realized_pnl_today": None}
+    assert run(snapshot=unread).reason is Reason.ORDER_SENT
+    assert run(route={"orders_per_hour": 5}, snapshot=unread).reason is Reason.ORDER_RATE_LIMIT
+    assert run(route={"daily_loss_limit": D(100)}, snapshot=unread).reason is Reason.DAILY_LOSS_LIMIT
+
+
 def test_a_daily_profit_never_blocks() -> None:
     assert run(route={"daily_loss_limit": D(0)}, snapshot={"realized_pnl_today": D(5)}).reason is Reason.ORDER_SENT
 

@@ -1,0 +1,137 @@
+"""The hot path's writes as plain statements, their SQL built once per shape instead of on every call.
+
+`Model.save()` and `QuerySet.filter().update()` build their SQL afresh each time: on the webhook and in the engine
+that building was a third of the CPU an alert costs (bench/README.md), more than running the statements. The rows
+written on those paths go through here instead: the same statements Django would send, each value prepared by its
+own field (`pre_save`, `get_db_prep_save`, so JSON, datetimes, decimals and IP addresses are written exactly as the
+ORM writes them), and the same errors (a unique constraint still raises IntegrityError). Only for models without
+save() overrides or save signals: nothing here calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import TypeVar
+
+from django.db import connection
+from django.db.models import Field, Model
+from django.db.models.options import Options
+
+M = TypeVar("M", bound=Model)
+
+
+@cache
+def _insert_sql(model: type[Model], vendor: str, returning: bool) -> tuple[str, tuple[Field, ...]]:
+    # Keyed by vendor too: the tests run SQLite and PostgreSQL in turn, and quoting is the connection's.
+    meta = model._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
+    if returning:
+        sql += f" RETURNING {quote(meta.pk.column)}"
+    return sql, fields
+
+
+def insert(obj: M) -> M:
+    """Write `obj` (new, its primary key unset) as a new row; returns it saved, its primary key set."""
+    returning = connection.features.can_return_columns_from_insert
+    sql, fields = _insert_sql(type(obj), connection.vendor, returning)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
+Where = Mapping[str, object]
+
+
+def _shape(where: Where) -> tuple[tuple[str, int | None], ...]:
+    """The SQL's shape: each condition's name, and for `name__in` how many values it lists."""
+    shape = []
+    for name, value in where.items():
+        if name.endswith("__in"):
+            assert isinstance(value, tuple | list | frozenset | set) and value, f"{name} needs values"
+            shape.append((name, len(value)))
+        else:
+            assert value is not None, f"{name}: SQL's = never matches NULL"
+            shape.append((name, None))
+    return tuple(shape)
+
+
+def _conditions(meta: Options, shape: tuple[tuple[str, int | None], ...]) -> tuple[str, tuple[Field, ...]]:
+    quote = connection.ops.quote_name
+    parts, fields = [], []
+    for name, count in shape:
+        field = meta.get_field(name.removesuffix("__in"))
+        if count is None:
+            parts.append(f"{quote(field.column)} = %s")
+            fields.append(field)
+        else:
+            parts.append(f"{quote(field.column)} IN ({', '.join(['%s'] * count)})")
+            fields.extend([field] * count)
+    return " AND ".join(parts), tuple(fields)
+
+
+def _where_params(fields: tuple[Field, ...], where: Where) -> list[object]:
+    values = [
+        v
+        for value in where.values()
+        for v in (value if isinstance(value, tuple | list | frozenset | set) else (value,))
+    ]
+    return [f.get_db_prep_value(v, connection) for f, v in zip(fields, values, strict=True)]
+
+
+@cache
+def _update_sql(
+    model: type[Model], vendor: str, sets: tuple[str, ...], shape: tuple[tuple[str, int | None], ...]
+) -> tuple[str, tuple[Field, ...], tuple[Field, ...]]:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    set_fields = tuple(meta.get_field(name) for name in sets)
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in set_fields)
+    conditions, where_fields = _conditions(meta, shape)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608 - names from the model
+    return sql, set_fields, where_fields
+
+
+def update_where(model: type[Model], where: Where, values: Mapping[str, object]) -> int:
+    """`UPDATE … SET values WHERE every condition holds` - a compare-and-set when `where` holds the state the caller
+    last saw. Returns the number of rows changed. Names are field names (`route`, `state`) or attnames (`route_id`);
+    `name__in` takes a tuple of values; no condition is None (SQL's = never matches NULL)."""
+    assert where and values
+    sql, set_fields, where_fields = _update_sql(model, connection.vendor, tuple(values), _shape(where))
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(set_fields, values.values(), strict=True)]
+    params += _where_params(where_fields, where)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+@cache
+def _first_id_sql(
+    model: type[Model], vendor: str, shape: tuple[tuple[str, int | None], ...], order_by: tuple[str, ...]
+) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    conditions, where_fields = _conditions(meta, shape)
+    sql = f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)} WHERE {conditions}"  # noqa: S608 - names from the model
+    if order_by:
+        sql += " ORDER BY " + ", ".join(quote(meta.get_field(name).column) for name in order_by)
+    return sql + " LIMIT 1", where_fields
+
+
+def first_id(model: type[Model], where: Where, order_by: tuple[str, ...] = ()) -> int | None:
+    """The primary key of the first row (by `order_by`, ascending) where every condition holds; None when none does.
+    Conditions as for `update_where`."""
+    sql, where_fields = _first_id_sql(model, connection.vendor, _shape(where), order_by)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _where_params(where_fields, where))
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])

@@ -1,0 +1,93 @@
+"""orderrail/statements.py writes and finds rows exactly as the ORM would - the same stored values, read back by the
+ORM, and the same errors - on SQLite and PostgreSQL (make test runs both)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from audit.models import Alert, Order
+from audit.order_states import OrderState
+from orderrail.statements import first_id, insert, update_where
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 12, 4, 21, 0, 0, 123456, tzinfo=UTC)
+
+
+def _order(route, **fields) -> Order:
+    values = {
+        "route": route,
+        "client_order_id": "st-0000000000001",
+        "symbol": "PF_XBTUSD",
+        "side": "buy",
+        "order_type": "mkt",
+        "size": Decimal("0.0012"),
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    values.update(fields)
+    return Order(**values)
+
+
+def test_an_inserted_row_reads_back_through_the_orm_exactly_as_saved(make_route):
+    route = make_route()
+    body = {"action": "buy", "comment": "naïve ✓", "nested": {"n": [1, "2"]}}
+    alert = insert(
+        Alert(
+            route_id=route.pk,
+            received_at=T0,
+            status=Alert.Status.QUEUED,
+            body=body,
+            remote_ip="2001:db8::1",
+            fired_at=T0 - timedelta(seconds=1),
+            dedupe_key="k1",
+            intent={"size": "0.001"},
+        )
+    )
+    assert alert.pk is not None and not alert._state.adding
+    stored = Alert.objects.get(pk=alert.pk)
+    assert stored.body == body and stored.intent == {"size": "0.001"}
+    assert (stored.received_at, stored.fired_at) == (T0, T0 - timedelta(seconds=1))
+    assert (stored.remote_ip, stored.duplicates, stored.raw_excerpt) == ("2001:db8::1", 0, "")
+    order = insert(_order(route, stop_price=Decimal("61234.5")))
+    again = Order.objects.get(pk=order.pk)
+    assert (again.size, again.stop_price, again.limit_price) == (Decimal("0.0012"), Decimal("61234.5"), None)
+    assert (again.state, again.filled_size, again.reduce_only) == (OrderState.PENDING_SUBMIT, Decimal(0), False)
+
+
+def test_a_unique_constraint_still_refuses_a_second_row(make_route):
+    route = make_route()
+    insert(_order(route))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(_order(route))
+    assert Order.objects.count() == 1
+
+
+def test_update_where_is_a_compare_and_set(make_route):
+    route = make_route()
+    order = insert(_order(route))
+    later = T0 + timedelta(seconds=2)
+    changes = {"state": OrderState.FILLED, "updated_at": later, "filled_size": Decimal("0.0012")}
+    assert update_where(Order, {"id": order.pk, "state": OrderState.PENDING_SUBMIT}, changes) == 1
+    # Seen in a state it is no longer in: nothing changes.
+    assert update_where(Order, {"id": order.pk, "state": OrderState.PENDING_SUBMIT}, {"state": "rejected"}) == 0
+    order.refresh_from_db()
+    assert (order.state, order.updated_at, order.filled_size) == (OrderState.FILLED, later, Decimal("0.0012"))
+    assert update_where(Order, {"route_id": route.pk, "state__in": (OrderState.FILLED, OrderState.OPEN)}, {"leg": 3})
+    order.refresh_from_db()
+    assert order.leg == 3
+
+
+def test_first_id_follows_the_conditions_and_the_order(make_route):
+    route = make_route()
+    older = insert(_order(route, client_order_id="st-a", created_at=T0, state=OrderState.UNKNOWN))
+    newer = insert(_order(route, client_order_id="st-b", created_at=T0 + timedelta(seconds=1)))
+    insert(_order(route, client_order_id="st-c", state=OrderState.FILLED))
+    in_flight = {"route_id": route.pk, "state__in": (OrderState.PENDING_SUBMIT, OrderState.UNKNOWN)}
+    assert first_id(Order, in_flight, ("created_at", "id")) == older.pk
+    assert first_id(Order, {**in_flight, "state__in": (OrderState.PENDING_SUBMIT,)}) == newer.pk
+    assert first_id(Order, {"route_id": route.pk, "state": OrderState.CANCELLED}) is None
