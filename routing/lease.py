@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import connection
 
+from orderrail.statements import update_where
 from routing.models import RouteState
 
 
@@ -42,17 +43,9 @@ def duration() -> timedelta:
 def acquire(route_id: int, now: datetime) -> Lease | None:
     owner = uuid.uuid4().hex
     for _ in range(2):
-        taken = (
-            RouteState.objects.filter(route_id=route_id)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .update(lease_owner=owner, lease_until=now + duration(), lease_fence=F("lease_fence") + 1)
-        )
-        if taken == 1:
-            fence = RouteState.objects.filter(route_id=route_id, lease_owner=owner).values_list(
-                "lease_fence", flat=True
-            )
-            value = fence.first()
-            return Lease(route_id, owner, value) if value is not None else None
+        fence = _take(route_id, owner, now)
+        if fence is not None:
+            return Lease(route_id, owner, fence)
         # No row yet (a route made without save(), e.g. bulk_create): create it and try once more.
         _, created = RouteState.objects.get_or_create(route_id=route_id)
         if not created:
@@ -60,14 +53,35 @@ def acquire(route_id: int, now: datetime) -> Lease | None:
     return None
 
 
+def _take(route_id: int, owner: str, now: datetime) -> int | None:
+    """Free or expired -> ours, in one conditional UPDATE that returns the new fencing token (one statement per
+    alert instead of an ORM update and a read, and no SQL to build: the engine takes a lease for every route job)."""
+    table = connection.ops.quote_name(RouteState._meta.db_table)
+    until = RouteState._meta.get_field("lease_until")
+    params = [owner, until.get_db_prep_save(now + duration(), connection), route_id]
+    params.append(until.get_db_prep_value(now, connection))
+    sql = (
+        f"UPDATE {table} SET lease_owner = %s, lease_until = %s, lease_fence = lease_fence + 1 "  # noqa: S608
+        "WHERE route_id = %s AND (lease_until IS NULL OR lease_until < %s)"
+    )
+    returning = connection.features.can_return_columns_from_insert  # SQLite >= 3.35 and PostgreSQL: UPDATE too
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (" RETURNING lease_fence" if returning else ""), params)
+        if returning:
+            row = cursor.fetchone()
+            return None if row is None else int(row[0])
+        if cursor.rowcount != 1:
+            return None
+    return RouteState.objects.filter(route_id=route_id, lease_owner=owner).values_list("lease_fence", flat=True).first()
+
+
 def refresh(lease: Lease, now: datetime) -> bool:
     """Extend the lease; False when it was lost (expired and taken by someone else)."""
-    return (
-        RouteState.objects.filter(route_id=lease.route_id, lease_owner=lease.owner, lease_fence=lease.fence).update(
-            lease_until=now + duration()
-        )
-        == 1
-    )
+    return update_where(RouteState, _held_by(lease), {"lease_until": now + duration()}) == 1
+
+
+def _held_by(lease: Lease) -> dict[str, object]:
+    return {"route_id": lease.route_id, "lease_owner": lease.owner, "lease_fence": lease.fence}
 
 
 def ensure(lease: Lease, now: datetime) -> None:
@@ -76,9 +90,7 @@ def ensure(lease: Lease, now: datetime) -> None:
 
 
 def release(lease: Lease, *, hand_on: bool = True) -> None:
-    RouteState.objects.filter(route_id=lease.route_id, lease_owner=lease.owner, lease_fence=lease.fence).update(
-        lease_owner="", lease_until=None
-    )
+    update_where(RouteState, _held_by(lease), {"lease_owner": "", "lease_until": None})
     if hand_on:
         from routing import dispatch
 
