@@ -10,13 +10,15 @@ save() overrides or save signals: nothing here calls them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
-from django.db import connection
-from django.db.models import Field, Model
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import Field, Model, QuerySet
 from django.db.models.options import Options
+from django.db.models.query import get_related_populators
 
 M = TypeVar("M", bound=Model)
 
@@ -135,3 +137,58 @@ def first_id(model: type[Model], where: Where, order_by: tuple[str, ...] = ()) -
         cursor.execute(sql, _where_params(where_fields, where))
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+class ByPk(Generic[M]):
+    """One row by primary key, with the rows `select_related` joins to it, its SELECT built once.
+
+    `ByPk(lambda pk: Alert.objects.select_related("route").filter(pk=pk))` compiles the queryset once (per
+    connection) and then only runs it: the engine reads an alert with its route, account and route state for every
+    decision, and compiling that four-table SELECT cost more than running it. The rows are built as Django's own
+    ModelIterable builds them (the same converters, `from_db` and related populators), so what comes back is what
+    `.get()` returns."""
+
+    def __init__(self, queryset: Callable[[int], QuerySet[M]]) -> None:
+        self._queryset = queryset
+        # Per connection (each thread has its own): the compiler's converters are bound to the connection it
+        # compiled for, and the tests switch databases between runs.
+        self._compiled: weakref.WeakKeyDictionary[Any, tuple[str, Any, list[Any], list[str], int, int, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _compile(self) -> tuple[str, Any, list[Any], list[str], int, int, Any]:
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        compiled = self._compiled.get(wrapper)
+        if compiled is None:
+            probe = 2_147_483_000  # any integer: it becomes the statement's one parameter
+            compiler = self._queryset(probe).query.get_compiler(connection=wrapper)
+            sql, params = compiler.as_sql()
+            assert list(params) == [probe], "ByPk needs a queryset whose only parameter is the primary key"
+            select, klass_info = compiler.select, compiler.klass_info
+            start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+            init_list = [column[0].target.attname for column in select[start:end]]
+            compiled = (
+                sql,
+                compiler,
+                get_related_populators(klass_info, select, connection.alias),
+                init_list,
+                start,
+                end,
+                klass_info["model"],
+            )
+            self._compiled[wrapper] = compiled
+        return compiled
+
+    def __call__(self, pk: int) -> M | None:
+        sql, compiler, populators, init_list, start, end, model = self._compile()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk])
+            rows = cursor.fetchall()
+        if not rows:
+            return None
+        converters = compiler.get_converters([column[0] for column in compiler.select])
+        (row,) = compiler.apply_converters(rows, converters) if converters else rows
+        obj = model.from_db(connection.alias, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        return obj

@@ -17,7 +17,7 @@ from audit.models import Decision, Fill, LedgerEntry, Order, OrderEvent
 from audit.order_states import OrderState, check_transition
 from exchanges.base import Exchange, OrderAck, OrderRequest, OrderType, Side, TriggerSignal
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected
-from orderrail.statements import insert, update_where
+from orderrail.statements import first_id, insert, update_where
 from routing.crashpoints import crashpoint
 from routing.lease import Lease
 from routing.models import Route, RouteState
@@ -243,6 +243,13 @@ def attach_fees(exchange_account_id: int, execution_ids: list[str]) -> None:
     the cash leg with the fee, the position leg with the P&L). Called whenever either side arrives - the fill or a
     log row - so whichever comes second completes the pair: a log row seen before its fill never loses its money."""
     if not execution_ids:
+        return
+    # Usually the fill comes first (at the order's answer) and its log rows later: one plain look saves building the
+    # sums when there is nothing to sum.
+    if (
+        first_id(LedgerEntry, {"exchange_account_id": exchange_account_id, "execution_id__in": tuple(execution_ids)})
+        is None
+    ):
         return
     sums = (
         LedgerEntry.objects.filter(exchange_account_id=exchange_account_id, execution_id__in=execution_ids)

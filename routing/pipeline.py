@@ -34,7 +34,7 @@ from billing.access import has_live_access
 from exchanges.base import Exchange, OrderRequest, OrderType, Side
 from exchanges.errors import AmbiguousOutcome, ExchangeError, OrderRejected, RateLimited
 from ops.logs import bound_alert
-from orderrail.statements import first_id, insert, update_where
+from orderrail.statements import ByPk, first_id, insert, update_where
 from routing import lease, lifecycle, orders, outcome, protection, selectors
 from routing.attention import raise_attention
 from routing.crashpoints import crashpoint
@@ -49,6 +49,14 @@ ACCEPTED = (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.FILLED)
 Clock = Callable[[], datetime]
 # Told "this route's worst-case stop needs its upkeep" instead of doing it now (the engine, routing/engine.py).
 StopDue = Callable[[int], None]
+
+
+# What a decision reads, each in one SELECT compiled once (orderrail/statements.py): the alert with its route, the
+# route's account and engine state; the route with its account for the stop's upkeep.
+_alert_to_decide: ByPk[Alert] = ByPk(
+    lambda pk: Alert.objects.select_related("route", "route__exchange_account", "route__engine").filter(pk=pk)
+)
+_route_of_stop: ByPk[Route] = ByPk(lambda pk: Route.objects.select_related("exchange_account").filter(pk=pk))
 
 
 def process_alert(alert_id: int, *, clock: Clock = timezone.now) -> None:
@@ -144,7 +152,8 @@ def fail_alert(alert_id: int, exc: BaseException, *, now: datetime) -> None:
 def _decide_and_send(
     alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock, stop_due: StopDue | None
 ) -> None:
-    alert = Alert.objects.select_related("route", "route__exchange_account", "route__engine").get(pk=alert_id)
+    alert = _alert_to_decide(alert_id)
+    assert alert is not None, f"alert {alert_id} was claimed, so it exists"
     route = alert.route
     state = engine_state(route)
     account: ExchangeAccount | None = route.exchange_account
@@ -225,7 +234,8 @@ def keep_stop(route_id: int, *, clock: Clock = timezone.now) -> bool:
     held = lease.acquire(route_id, clock())
     if held is None:
         return False
-    route = Route.objects.select_related("exchange_account").get(pk=route_id)
+    route = _route_of_stop(route_id)
+    assert route is not None, f"route {route_id} has its lease, so it exists"
     try:
         exchange, _readable = open_exchange(route.exchange_account, clock())
         if exchange is not None:

@@ -91,3 +91,33 @@ def test_first_id_follows_the_conditions_and_the_order(make_route):
     assert first_id(Order, in_flight, ("created_at", "id")) == older.pk
     assert first_id(Order, {**in_flight, "state__in": (OrderState.PENDING_SUBMIT,)}) == newer.pk
     assert first_id(Order, {"route_id": route.pk, "state": OrderState.CANCELLED}) is None
+
+
+def test_by_pk_returns_what_get_returns_with_its_related_rows(make_route):
+    """The alert as the engine reads it: ByPk's one compiled SELECT gives the same objects, related rows included,
+    as the ORM's .get() - and None for a missing key."""
+    from orderrail.statements import ByPk
+
+    route = make_route()
+    alert = insert(
+        Alert(
+            route_id=route.pk,
+            received_at=T0,
+            status=Alert.Status.QUEUED,
+            body={"a": 1},
+            fired_at=T0,
+            dedupe_key="bypk",
+            intent={"size": "0.001"},
+        )
+    )
+    by_pk = ByPk(
+        lambda pk: Alert.objects.select_related("route", "route__exchange_account", "route__engine").filter(pk=pk)
+    )
+    got = by_pk(alert.pk)
+    want = Alert.objects.select_related("route", "route__exchange_account", "route__engine").get(pk=alert.pk)
+    assert got is not None and got.pk == alert.pk
+    assert (got.body, got.intent, got.received_at) == (want.body, want.intent, want.received_at)
+    assert got.route.config() == want.route.config()
+    assert got.route.exchange_account.credentials() == want.route.exchange_account.credentials()
+    assert got.route.engine.lease_fence == want.route.engine.lease_fence
+    assert by_pk(alert.pk + 1000) is None
