@@ -169,7 +169,7 @@ class ByPk(Generic[M]):
             init_list = [column[0].target.attname for column in select[start:end]]
             compiled = (
                 sql,
-                compiler,
+                compiler.get_converters([column[0] for column in select]),
                 get_related_populators(klass_info, select, connection.alias),
                 init_list,
                 start,
@@ -180,14 +180,20 @@ class ByPk(Generic[M]):
         return compiled
 
     def __call__(self, pk: int) -> M | None:
-        sql, compiler, populators, init_list, start, end, model = self._compile()
+        sql, converters, populators, init_list, start, end, model = self._compile()
         with connection.cursor() as cursor:
             cursor.execute(sql, [pk])
             rows = cursor.fetchall()
         if not rows:
             return None
-        converters = compiler.get_converters([column[0] for column in compiler.select])
-        (row,) = compiler.apply_converters(rows, converters) if converters else rows
+        (row,) = rows
+        if converters:  # as SQLCompiler.apply_converters does, for the one row
+            row = list(row)
+            for pos, (convs, expression) in converters.items():
+                value = row[pos]
+                for converter in convs:
+                    value = converter(value, expression, connection)
+                row[pos] = value
         obj = model.from_db(connection.alias, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
