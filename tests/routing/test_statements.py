@@ -53,10 +53,15 @@ def test_an_inserted_row_reads_back_through_the_orm_exactly_as_saved(make_route)
     assert stored.body == body and stored.intent == {"size": "0.001"}
     assert (stored.received_at, stored.fired_at) == (T0, T0 - timedelta(seconds=1))
     assert (stored.remote_ip, stored.duplicates, stored.raw_excerpt) == ("2001:db8::1", 0, "")
-    order = insert(_order(route, stop_price=Decimal("61234.5")))
+    # Another zone's clock reads back as the same instant (PostgreSQL takes an aware datetime as it is).
+    from zoneinfo import ZoneInfo
+
+    paris = T0.astimezone(ZoneInfo("Europe/Paris"))
+    order = insert(_order(route, stop_price=Decimal("61234.5"), created_at=paris, leg=True))
     again = Order.objects.get(pk=order.pk)
     assert (again.size, again.stop_price, again.limit_price) == (Decimal("0.0012"), Decimal("61234.5"), None)
     assert (again.state, again.filled_size, again.reduce_only) == (OrderState.PENDING_SUBMIT, Decimal(0), False)
+    assert again.created_at == T0 and again.leg == 1  # a bool given for a number is stored as the ORM stores it
 
 
 def test_a_unique_constraint_still_refuses_a_second_row(make_route):
