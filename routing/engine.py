@@ -215,12 +215,18 @@ class Engine:
         return [row["route_id"] for row in rows]
 
     def _route_job(self, route_id: int) -> None:
+        # process_route ends a failing alert with its own decision; what fails here is around it (the database,
+        # the lease). The alert stays queued; the next round tries again.
+        self._on_route(
+            route_id, "route", lambda: pipeline.process_route(route_id, clock=self.clock, stop_due=self._stop_due)
+        )
+
+    def _on_route(self, route_id: int, what: str, job: Callable[[], None]) -> None:
+        """Run a job of the route's, marked busy in this engine until it ends; a failure is logged and counted."""
         try:
-            pipeline.process_route(route_id, clock=self.clock, stop_due=self._stop_due)
+            job()
         except Exception:
-            # process_route ends a failing alert with its own decision; this is a failure around it (the
-            # database, the lease). The alert stays queued; the next round tries again.
-            logger.exception("engine: route %s failed", route_id)
+            logger.exception("engine: %s %s failed", what, route_id)
             with self._lock:
                 self.stats.errors += 1
         finally:
@@ -250,18 +256,12 @@ class Engine:
         return len(batch)
 
     def _stop_job(self, route_id: int) -> None:
-        try:
+        def upkeep() -> None:
             if not pipeline.keep_stop(route_id, clock=self.clock):
                 with self._lock:  # busy under another lease: again shortly (its holder may be another engine)
                     self._stops_due.setdefault(route_id, time.monotonic() + STOP_RETRY_SECONDS)
-        except Exception:
-            logger.exception("engine: stop upkeep of route %s failed", route_id)
-            with self._lock:
-                self.stats.errors += 1
-        finally:
-            with self._lock:
-                self.stats.busy_routes.discard(route_id)
-            self._release_connection()
+
+        self._on_route(route_id, "stop upkeep of route", upkeep)
 
     # -- background: reconciliation ---------------------------------------------------------------------------
 
