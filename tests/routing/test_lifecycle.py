@@ -149,7 +149,7 @@ def test_an_attempt_under_a_lease_that_was_taken_over_sends_nothing(client, make
     assert (order.state, order.submit_attempts) == (OrderState.PENDING_SUBMIT, 0)
     # Under the live lease it goes out (the exchange has this client id already - the order was filled before
     # the test set it back - and says so: what matters here is that the attempt reached it).
-    with pytest.raises(Exception, match="already exists|Duplicate cl_ord_id"):
+    with pytest.raises(Exception, match=r"already exists|Duplicate cl_ord_id"):
         order_actions.submit(order, exchange_for(route.exchange_account), lease=taken_over)
     lease.release(taken_over, hand_on=False)
     assert fake.calls("sendorder") == sent + 1
