@@ -1,11 +1,11 @@
-"""The hot path's writes as plain statements, their SQL built once per shape instead of on every call.
+"""The hot path's statements, their SQL built once per shape instead of on every call.
 
-`Model.save()` and `QuerySet.filter().update()` build their SQL afresh each time: on the webhook and in the engine
-that building was a third of the CPU an alert costs (bench/README.md), more than running the statements. The rows
-written on those paths go through here instead: the same statements Django would send, each value prepared by its
-own field (`pre_save`, `get_db_prep_save`, so JSON, datetimes, decimals and IP addresses are written exactly as the
-ORM writes them), and the same errors (a unique constraint still raises IntegrityError). Only for models without
-save() overrides or save signals: nothing here calls them.
+`Model.save()`, `QuerySet.update()` and `.get()` build their SQL afresh each time: on the webhook and in the engine
+that building was a third of the CPU an alert costs (issue 11's profile), more than running the statements. The
+rows written and read on those paths go through here instead: the same statements Django would send, each value
+prepared by its own field (`pre_save`, `get_db_prep_save`, so JSON, datetimes, decimals and IP addresses are written
+exactly as the ORM writes them), and the same errors (a unique constraint still raises IntegrityError). Only for
+models without save() overrides or save signals: nothing here calls them.
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ def insert(obj: M) -> M:
 
 
 Where = Mapping[str, object]
+# What a `name__in` condition takes: its values, expanded into one placeholder each.
+_VALUES = tuple | list | frozenset | set
 
 
 def _shape(where: Where) -> tuple[tuple[str, int | None], ...]:
@@ -110,7 +112,7 @@ def _shape(where: Where) -> tuple[tuple[str, int | None], ...]:
     shape = []
     for name, value in where.items():
         if name.endswith("__in"):
-            assert isinstance(value, tuple | list | frozenset | set) and value, f"{name} needs values"
+            assert isinstance(value, _VALUES) and value, f"{name} needs values"
             shape.append((name, len(value)))
         else:
             assert value is not None, f"{name}: SQL's = never matches NULL"
@@ -133,11 +135,7 @@ def _conditions(meta: Options, shape: tuple[tuple[str, int | None], ...]) -> tup
 
 
 def _where_params(fields: tuple[Field, ...], where: Where) -> list[object]:
-    values = [
-        v
-        for value in where.values()
-        for v in (value if isinstance(value, tuple | list | frozenset | set) else (value,))
-    ]
+    values = [v for value in where.values() for v in (value if isinstance(value, _VALUES) else (value,))]
     return [f.get_db_prep_value(v, connection) for f, v in zip(fields, values, strict=True)]
 
 
@@ -229,6 +227,13 @@ class ByPk(Generic[M]):
             )
             self._compiled[wrapper] = compiled
         return compiled
+
+    def get(self, pk: int) -> M:
+        """As `.get()`: the row, or the model's DoesNotExist."""
+        obj = self(pk)
+        if obj is None:
+            raise self._compile()[-1].DoesNotExist(f"no row with primary key {pk}")
+        return obj
 
     def __call__(self, pk: int) -> M | None:
         sql, converters, populators, init_list, start, end, model = self._compile()

@@ -176,6 +176,10 @@ class Engine:
 
     # -- alerts -----------------------------------------------------------------------------------------------
 
+    def _background_room(self) -> int:
+        """Threads work other than alerts may take now: all but the reserve kept for alerts (hold the lock)."""
+        return self.threads - self.reserve - len(self.stats.busy_accounts) - len(self.stats.busy_routes)
+
     def _free(self) -> int:
         with self._lock:
             return self.threads - len(self.stats.busy_routes) - len(self.stats.busy_accounts)
@@ -245,7 +249,7 @@ class Engine:
         """Stop upkeep jobs, on the threads alerts do not need (the same reserve as background work)."""
         now = time.monotonic()
         with self._lock:
-            room = self.threads - self.reserve - len(self.stats.busy_accounts) - len(self.stats.busy_routes)
+            room = self._background_room()
             batch = [r for r, at in self._stops_due.items() if at <= now and r not in self.stats.busy_routes][:room]
             for route_id in batch:
                 del self._stops_due[route_id]
@@ -267,7 +271,7 @@ class Engine:
 
     def _start_accounts(self) -> int:
         with self._lock:
-            room = self.threads - self.reserve - len(self.stats.busy_accounts) - len(self.stats.busy_routes)
+            room = self._background_room()
         if room <= 0:
             return 0
         started = 0

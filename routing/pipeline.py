@@ -152,8 +152,7 @@ def fail_alert(alert_id: int, exc: BaseException, *, now: datetime) -> None:
 def _decide_and_send(
     alert_id: int, *, now: datetime, held: lease.Lease, clock: Clock, stop_due: StopDue | None
 ) -> None:
-    alert = _alert_to_decide(alert_id)
-    assert alert is not None, f"alert {alert_id} was claimed, so it exists"
+    alert = _alert_to_decide.get(alert_id)
     route = alert.route
     state = engine_state(route)
     account: ExchangeAccount | None = route.exchange_account
@@ -234,8 +233,7 @@ def keep_stop(route_id: int, *, clock: Clock = timezone.now) -> bool:
     held = lease.acquire(route_id, clock())
     if held is None:
         return False
-    route = _route_of_stop(route_id)
-    assert route is not None, f"route {route_id} has its lease, so it exists"
+    route = _route_of_stop.get(route_id)
     try:
         exchange, _readable = open_exchange(route.exchange_account, clock())
         if exchange is not None:
