@@ -165,8 +165,16 @@ def number_text(number: Decimal) -> str:
 
 def to_json(obj: Any) -> Any:
     """Dataclasses → plain JSON: Decimals and datetimes as strings (exact), enums as values."""
-    if hasattr(obj, "__dataclass_fields__"):
-        return {f.name: to_json(getattr(obj, f.name)) for f in fields(obj)}
+    kind = type(obj)
+    if kind in _AS_THEY_ARE:
+        return obj
+    if kind is Decimal:
+        return str(obj)
+    names = _field_names.get(kind)
+    if names is None and hasattr(kind, "__dataclass_fields__"):
+        names = _field_names[kind] = tuple(f.name for f in fields(kind))
+    if names is not None:
+        return {name: to_json(getattr(obj, name)) for name in names}
     if isinstance(obj, tuple | list):
         return [to_json(v) for v in obj]
     if isinstance(obj, Decimal):
@@ -176,6 +184,12 @@ def to_json(obj: Any) -> Any:
     if isinstance(obj, StrEnum):
         return obj.value
     return obj
+
+
+# Every decision stores its snapshot, configuration and verdict (~200 values): the common leaves are answered by
+# their exact type first, and a dataclass's field names are looked up once per class, not once per value.
+_AS_THEY_ARE = frozenset({str, int, bool, float, type(None)})
+_field_names: dict[type, tuple[str, ...]] = {}
 
 
 def snapshot_from_json(data: dict[str, Any]) -> Snapshot:

@@ -126,3 +126,23 @@ def test_by_pk_returns_what_get_returns_with_its_related_rows(make_route):
     assert got.route.exchange_account.credentials() == want.route.exchange_account.credentials()
     assert got.route.engine.lease_fence == want.route.engine.lease_fence
     assert by_pk(alert.pk + 1000) is None
+
+
+def test_the_engine_reads_routes_without_decrypting_their_secrets(make_route):
+    """The decision's and the stop upkeep's reads leave every encrypted column unread (deferred), and what they do
+    read is what .get() reads; the key is still there for the adapter's own query."""
+    from accounts.models import SECRET_FIELDS
+    from routing import pipeline
+
+    route = make_route()
+    alert = insert(
+        Alert(route_id=route.pk, received_at=T0, status=Alert.Status.QUEUED, body={}, fired_at=T0, dedupe_key="d")
+    )
+    decided = pipeline._alert_to_decide.get(alert.pk).route
+    upkept = pipeline._route_of_stop.get(route.pk)
+    for got in (decided, upkept):
+        assert "secret_sealed" in got.get_deferred_fields()
+        assert set(SECRET_FIELDS) <= got.exchange_account.get_deferred_fields()
+        assert got.config() == route.config()
+        assert got.exchange_account.label == route.exchange_account.label
+        assert got.exchange_account.credentials() == route.exchange_account.credentials()
