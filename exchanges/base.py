@@ -285,6 +285,9 @@ class Exchange(Protocol):
     """A connected exchange account. Every method raises only ``exchanges.errors`` exceptions."""
 
     capabilities: ExchangeCapabilities
+    # The market this account trades in, named so that accounts reading the same instrument list share the name
+    # (transport and venue address): instruments are public, so one read serves every account of that market.
+    market_id: str
 
     def instruments(self) -> list[InstrumentSpec]: ...
 

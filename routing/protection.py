@@ -89,7 +89,7 @@ def ensure_stop(
     if not route.worst_case_stop_pct:
         return "no worst-case stop configured; existing stop left as it is"
     try:
-        spec = instrument_spec(exchange, route.exchange_account, route.symbol) if route.exchange_account else None
+        spec = instrument_spec(exchange, route.symbol)
     except ExchangeError as exc:
         spec = None
         logger.info("route %s: instrument list unavailable (%s)", route.pk, type(exc).__name__)

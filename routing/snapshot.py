@@ -32,7 +32,9 @@ from routing.domain import InstrumentSnapshot, Snapshot
 from routing.models import Route, RouteState
 
 # Instrument specs change rarely (tick size, step); a short cache saves a request per alert. Tradeability
-# (suspension) is read from the ticker every time.
+# (suspension) is read from the ticker every time. Kept per market (Exchange.market_id), not per account: the list is
+# public, and at bar close a thousand accounts each reading it first (two requests and a few ms of parsing each,
+# the alert's reads waiting on the slower one) cost more than anything else in their first alert.
 INSTRUMENT_TTL_SECONDS = 60.0
 _instruments: dict[str, tuple[float, dict[str, InstrumentSpec]]] = {}
 _instruments_lock = threading.Lock()
@@ -86,7 +88,7 @@ def base_snapshot(
 
 def read_snapshot(base: Snapshot, route: Route, account: ExchangeAccount, exchange: Exchange) -> Snapshot:
     """`base` completed with what the exchange says now."""
-    specs = _cached_specs(account)
+    specs = _cached_specs(exchange)
     reads: dict[str, Callable[[], object]] = {
         "positions": exchange.positions,
         "ticker": lambda: exchange.ticker(route.symbol),
@@ -99,7 +101,7 @@ def read_snapshot(base: Snapshot, route: Route, account: ExchangeAccount, exchan
     # when they were read one after the other).
     try:
         if specs is None:
-            specs = _keep_specs(account, cast(list[InstrumentSpec], value_of(got["instruments"])))
+            specs = _keep_specs(exchange, cast(list[InstrumentSpec], value_of(got["instruments"])))
         spec = specs.get(route.symbol)
         listed = cast(list[Position], value_of(got["positions"]))
     except ExchangeError as exc:
@@ -192,25 +194,25 @@ def position_of(exchange: Exchange, symbol: str) -> Decimal:
     return next((p.size for p in exchange.positions() if p.symbol == symbol), Decimal(0))
 
 
-def instrument_spec(exchange: Exchange, account: ExchangeAccount, symbol: str) -> InstrumentSpec | None:
-    specs = _cached_specs(account)
+def instrument_spec(exchange: Exchange, symbol: str) -> InstrumentSpec | None:
+    specs = _cached_specs(exchange)
     if specs is None:
-        specs = _keep_specs(account, exchange.instruments())
+        specs = _keep_specs(exchange, exchange.instruments())
     return specs.get(symbol)
 
 
-def _cached_specs(account: ExchangeAccount) -> dict[str, InstrumentSpec] | None:
+def _cached_specs(exchange: Exchange) -> dict[str, InstrumentSpec] | None:
     with _instruments_lock:
-        cached = _instruments.get(str(account.pk))
+        cached = _instruments.get(exchange.market_id)
     if cached is None or time.monotonic() - cached[0] > INSTRUMENT_TTL_SECONDS:
         return None
     return cached[1]
 
 
-def _keep_specs(account: ExchangeAccount, listed: list[InstrumentSpec]) -> dict[str, InstrumentSpec]:
+def _keep_specs(exchange: Exchange, listed: list[InstrumentSpec]) -> dict[str, InstrumentSpec]:
     specs = {spec.symbol: spec for spec in listed}
     with _instruments_lock:
-        _instruments[str(account.pk)] = (time.monotonic(), specs)
+        _instruments[exchange.market_id] = (time.monotonic(), specs)
     return specs
 
 

@@ -143,6 +143,7 @@ class KrakenFutures:
         )
         # The public reads (the same ones a paper account prices from), over this account's session.
         self.public = KrakenPublicMarket(client=self.client)
+        self.market_id = f"kraken-futures-rest {self.client.base_url}"
         self.history_lookback = history_lookback
         self.max_pages = max_pages
         self._now = now or (lambda: datetime.now(UTC))

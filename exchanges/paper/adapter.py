@@ -91,6 +91,8 @@ class PaperExchange:
         default_balance: Decimal = Decimal(0),
     ) -> None:
         self.market = market
+        # Paper prices from the live venue's public reads, through the process's one cache of them.
+        self.market_id = f"paper {market.feed!r}"
         self.book = PaperBook(account_pk, market, clock=clock, default_balance=default_balance)
 
     def __repr__(self) -> str:

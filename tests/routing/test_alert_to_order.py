@@ -392,3 +392,27 @@ def test_alerts_of_a_route_are_decided_in_the_order_tradingview_fired_them(clien
     assert [d.intent["strategy_order_id"] for d in decisions] == ["first", "second"]
     assert [o.size for d in decisions for o in d.orders.all()] == [Decimal("0.1"), Decimal("0.1")]
     assert fake_position(fake) == Decimal("0.2")
+
+
+def test_accounts_of_one_market_share_its_instrument_list(client, trader, make_route, fake, exchange_url):
+    """The instrument list is public: a second account's first alert on the same venue reads it from the first
+    one's read (one GET /instruments for both), not again - at bar close a thousand accounts' first alerts would
+    each have waited on it."""
+    if fake.uws is not None:
+        pytest.skip("on the Unified WebSocket the instruments come from the stream, not a request")
+    from tests.routing.conftest import TRADER_SECRET
+
+    fake.add_account("second-trader-key", TRADER_SECRET, collateral=Decimal("100000"))
+    other = ExchangeAccount(owner=trader, label="Second", mode=ExchangeAccount.Mode.LIVE)
+    other.set_credentials("second-trader-key", TRADER_SECRET)
+    other.save()
+    first = make_route(sizing_mode="contracts")
+    second = make_route(sizing_mode="contracts", exchange_account=other, name="second")
+    before = fake.calls("instruments")
+    assert send(client, first, contracts="0.001").reason == Reason.ORDER_SENT
+    assert send(client, second, contracts="0.001").reason == Reason.ORDER_SENT
+    assert fake.calls("instruments") - before == 1
+    assert (
+        Decision.objects.get(route=second).snapshot["instrument"]
+        == Decision.objects.get(route=first).snapshot["instrument"]
+    )

@@ -30,6 +30,7 @@ class Reads:
 
     def __init__(self, *, concurrent: bool, meet: bool = False, fail: tuple[str, ...] = ()) -> None:
         self.capabilities = ExchangeCapabilities(concurrent_reads=concurrent)
+        self.market_id = "reads"
         self._barrier = threading.Barrier(4, timeout=5) if meet else None
         self._fail = fail
         self.threads: dict[str, str] = {}

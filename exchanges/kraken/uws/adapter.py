@@ -295,6 +295,7 @@ class KrakenUnifiedWebSocket:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.keys = SpotKeyClient(spot_rest_url, api_key, api_secret, timeout=max(open_timeout, 3.0))
         self.public_url = public_url
+        self.market_id = f"kraken-uws {public_url}"
         self.open_timeout = open_timeout
         self.ready_timeout = ready_timeout
         self.ack_timeout = ack_timeout
