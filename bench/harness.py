@@ -398,9 +398,17 @@ def per_alert_ms(delta: dict[str, float], alerts: int) -> dict[str, float]:
 
 
 def rss_kib(pid: int) -> int:
+    return _status_field(pid, "VmRSS:")
+
+
+def thread_count(pid: int) -> int:
+    return _status_field(pid, "Threads:")
+
+
+def _status_field(pid: int, name: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(name):
                 return int(line.split()[1])
     return 0
 

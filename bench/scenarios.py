@@ -421,6 +421,7 @@ def memory(opts: Options, *, alerts: int = 10_000, warm: int = 1000, concurrency
         assert pid is not None
         rss0 = h.rss_kib(pid)
         samples = [rss0]
+        threads = [h.thread_count(pid)]
         load = h.machine_load()
         since = datetime.now(UTC)
         sent = 0
@@ -429,10 +430,12 @@ def memory(opts: Options, *, alerts: int = 10_000, warm: int = 1000, concurrency
             _, results, _ = h.run_in_process(h.load, stack.web, paths, concurrency, batch, 300.0, "valid")
             sent += len(results)
             samples.append(h.rss_kib(pid))
+            threads.append(h.thread_count(pid))
         h.wait_decided(since, sent, 600)
         h.engine_idle(60)
         rss1 = h.rss_kib(pid)
         samples.append(rss1)
+        threads.append(h.thread_count(pid))
         result = h.outcome(since)
     return {
         "scenario": "memory",
@@ -442,6 +445,7 @@ def memory(opts: Options, *, alerts: int = 10_000, warm: int = 1000, concurrency
         "rss_after_mib": round(rss1 / 1024, 1),
         "growth_mib": round((rss1 - rss0) / 1024, 2),
         "samples_mib": [round(s / 1024, 1) for s in samples],
+        "threads": threads,
         "decided": result["decided"],
     }
 
