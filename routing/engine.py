@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from audit.models import Alert
 from ops import heartbeat
+from orderrail.thread_pools import full_pool
 from routing import pipeline
 from routing.reconcile import tick
 from routing.reconcile.account import reconcile_account_id
@@ -78,9 +79,7 @@ class Engine:
         self._wake = threading.Event()
         self._stop = threading.Event()
         # Inline: every job runs in the caller's thread (tests inside one database transaction; `--once`).
-        self._pool: ThreadPoolExecutor | _Inline = (
-            _Inline() if inline else ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="engine")
-        )
+        self._pool: ThreadPoolExecutor | _Inline = _Inline() if inline else full_pool(self.threads, "engine")
         self._next_background = 0.0
         self._next_sweep = 0.0
         # Accounts found due at the last look (at most every ENGINE_BACKGROUND_SECONDS), claimed as threads free up:

@@ -27,6 +27,7 @@ from exchanges.base import AccountSummary, Exchange, InstrumentSpec, Position, T
 from exchanges.connect import exchange_for
 from exchanges.errors import AuthenticationFailed, ExchangeError, PermissionDenied
 from exchanges.guard import breaker_open_until
+from orderrail.thread_pools import full_pool
 from routing import credentials, selectors
 from routing.domain import InstrumentSnapshot, Snapshot
 from routing.models import Route, RouteState
@@ -185,7 +186,7 @@ def _read_pool() -> ThreadPoolExecutor:
     global _reads  # noqa: PLW0603 - one pool per process, made on first use
     with _reads_lock:
         if _reads is None:
-            _reads = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="exchange-read")
+            _reads = full_pool(READ_THREADS, "exchange-read")
         return _reads
 
 
