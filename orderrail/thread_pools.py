@@ -11,13 +11,17 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+START_TIMEOUT_SECONDS = 30.0
+
 
 def full_pool(workers: int, name: str) -> ThreadPoolExecutor:
     """A ThreadPoolExecutor with all `workers` threads already running (and idle) when it is returned."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     # Each task holds its thread until all have arrived, so no thread is idle when the next is submitted and the
-    # pool starts a new one for every task; the caller is the last to arrive and releases them together.
-    everyone = threading.Barrier(workers + 1)
+    # pool starts a new one for every task; the caller is the last to arrive and releases them together. Bounded:
+    # should a thread fail to start, the others are released (BrokenBarrierError) and the caller fails loudly
+    # instead of every started thread waiting for ever.
+    everyone = threading.Barrier(workers + 1, timeout=START_TIMEOUT_SECONDS)
     for _ in range(workers):
         pool.submit(everyone.wait)
     everyone.wait()
