@@ -721,7 +721,10 @@ def test_inverse_and_non_usd_instruments_are_refused_clearly(
 
 def test_a_future_dated_alert_says_how_far_in_the_future(client, make_route, fake, exchange_url):
     """Smaller things: "A future-dated alert's sentence says 'N s in the future', not '-N s old'"."""
-    decision = send(client, make_route(), position="0.1", fired=datetime.now(UTC) + timedelta(seconds=60))
+    # TradingView's {{timenow}} has whole seconds: whole seconds 61 s ahead are 60.0x s ahead when decided
+    # (a fraction of "now + 60 s" would be dropped, which read 58.99 s when now's fraction was .99).
+    fired = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=61)
+    decision = send(client, make_route(), position="0.1", fired=fired)
     assert fake.calls("sendorder") == 0
     assert decision.reason == Reason.STALE_ALERT
     assert re.search(r"is (59|60)(\.\d+)? s in the future", decision.message), decision.message
