@@ -11,12 +11,13 @@ models without save() overrides or save signals: nothing here calls them.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.options import Options
 from django.db.models.query import get_related_populators
@@ -75,7 +76,9 @@ def _preparer(field: Field, vendor: str) -> Callable[[Model], object]:
 
 
 @cache
-def _insert_sql(model: type[Model], vendor: str, returning: bool) -> tuple[str, tuple[Callable[[Model], object], ...]]:
+def _insert_sql(
+    model: type[Model], vendor: str, returning: bool, notify: bool = False
+) -> tuple[str, tuple[Callable[[Model], object], ...]]:
     # Keyed by vendor too: the tests run SQLite and PostgreSQL in turn, and quoting is the connection's.
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
@@ -85,14 +88,23 @@ def _insert_sql(model: type[Model], vendor: str, returning: bool) -> tuple[str, 
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
     if returning:
         sql += f" RETURNING {quote(meta.pk.column)}"
+        if notify:
+            sql += ", pg_notify(%s, '')"
     return sql, tuple(_preparer(f, vendor) for f in fields)
 
 
-def insert(obj: M) -> M:
-    """Write `obj` (new, its primary key unset) as a new row; returns it saved, its primary key set."""
+def insert(obj: M, *, notify: str | None = None) -> M:
+    """Write `obj` (new, its primary key unset) as a new row; returns it saved, its primary key set.
+
+    `notify`: a channel to tell when the row commits. On PostgreSQL the statement itself carries it (pg_notify in
+    its RETURNING, delivered at commit like NOTIFY, and not at all on rollback), so a row and its wake-up cost one
+    round trip; databases without notifications ignore it (their readers poll)."""
     returning = connection.features.can_return_columns_from_insert
-    sql, preparers = _insert_sql(type(obj), connection.vendor, returning)
+    notify = notify if connection.vendor == "postgresql" else None
+    sql, preparers = _insert_sql(type(obj), connection.vendor, returning, notify is not None)
     params = [prepare(obj) for prepare in preparers]
+    if notify is not None:
+        params.append(notify)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0] if returning else cursor.lastrowid
@@ -100,6 +112,65 @@ def insert(obj: M) -> M:
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
+
+
+@cache
+def _pair_sql(
+    parent: type[Model], child: type[Model], link: str, vendor: str
+) -> tuple[str, tuple[Callable[[Model], object], ...], tuple[Callable[[Model], object], ...]]:
+    quote = connection.ops.quote_name
+    p_meta, c_meta = parent._meta, child._meta
+    link_field = c_meta.get_field(link)
+    p_fields = tuple(f for f in p_meta.concrete_fields if not f.primary_key)
+    c_fields = tuple(f for f in c_meta.concrete_fields if not f.primary_key and f is not link_field)
+    p_columns = ", ".join(quote(f.column) for f in p_fields)
+    c_columns = ", ".join([quote(link_field.column)] + [quote(f.column) for f in c_fields])
+    p_marks = ", ".join(["%s"] * len(p_fields))
+    c_marks = ", ".join(["%s"] * len(c_fields))
+    p_pk, c_pk = quote(p_meta.pk.column), quote(c_meta.pk.column)
+    sql = (
+        f"WITH parent AS (INSERT INTO {quote(p_meta.db_table)} ({p_columns}) VALUES ({p_marks}) RETURNING {p_pk}) "  # noqa: S608 - names from the models
+        f"INSERT INTO {quote(c_meta.db_table)} ({c_columns}) VALUES ((SELECT {p_pk} FROM parent), {c_marks}) "
+        f"RETURNING {quote(link_field.column)}, {c_pk}"
+    )
+    return sql, tuple(_preparer(f, vendor) for f in p_fields), tuple(_preparer(f, vendor) for f in c_fields)
+
+
+def insert_pair(parent: M, child: Model, link: str) -> M:
+    """Write `parent` and `child` - whose foreign key `link` is to point at `parent` - as new rows, both or neither;
+    returns `parent` saved, and sets both primary keys and the link.
+
+    On PostgreSQL one statement (an INSERT inside a WITH), its own transaction: one round trip where BEGIN, two
+    INSERTs and COMMIT took four. Elsewhere the two INSERTs in a transaction."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            insert(parent)
+            setattr(child, link, parent)
+            insert(child)
+        return parent
+    sql, p_preparers, c_preparers = _pair_sql(type(parent), type(child), link, connection.vendor)
+    params = [prepare(parent) for prepare in p_preparers] + [prepare(child) for prepare in c_preparers]
+    with statement_scope(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        parent_pk, child_pk = cursor.fetchone()
+    for obj, pk in ((parent, parent_pk), (child, child_pk)):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    setattr(child, link, parent)
+    return parent
+
+
+@contextmanager
+def statement_scope() -> Iterator[None]:
+    """Around a statement that is a transaction of its own: nothing at the top level (autocommit commits it - no
+    BEGIN and COMMIT round trips), a savepoint inside a caller's transaction (a test's, or a larger unit of work), so
+    that its failure - a unique constraint firing - leaves the outer transaction usable."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
 
 
 Where = Mapping[str, object]

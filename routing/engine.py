@@ -38,6 +38,7 @@ from audit.models import Alert
 from ops import heartbeat
 from orderrail.thread_pools import full_pool
 from routing import pipeline
+from routing.dispatch import ALERT_CHANNEL
 from routing.reconcile import tick
 from routing.reconcile.account import reconcile_account_id
 from routing.reconcile.report import Report
@@ -45,7 +46,6 @@ from routing.reconcile.sweep import reset_dead_claims
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "orderrail_alert"
 STOP_RETRY_SECONDS = 0.25
 Clock = Callable[[], datetime]
 
@@ -353,7 +353,7 @@ class _Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    conn.execute(f"LISTEN {ALERT_CHANNEL}")
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._wake.set()

@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import F
 
 from audit.models import Alert, Decision
 from audit.reasons import Reason, explain
-from orderrail.statements import insert
-from routing.dispatch import alert_stored
+from orderrail.statements import insert, insert_pair, statement_scope
+from routing.dispatch import ALERT_CHANNEL
 from routing.domain import to_json
 from routing.payload import FIELDS, ParsedAlert, PayloadError, dedupe_key, parse_alert
 from routing.redaction import SecretGuard, withheld
@@ -114,7 +114,9 @@ def _accept(
 ) -> IntakeResult:
     key = dedupe_key(route.pk, parsed.canonical)
     try:
-        with transaction.atomic():
+        # One statement, its own transaction: the stored alert is the queue entry (routing/engine.py), and the
+        # notification it carries, delivered on commit, only wakes the engine sooner.
+        with statement_scope():
             alert = insert(
                 Alert(
                     route_id=route.pk,
@@ -126,11 +128,9 @@ def _accept(
                     fired_at=parsed.intent.fired_at,
                     dedupe_key=key,
                     intent=to_json(parsed.intent),
-                )
+                ),
+                notify=ALERT_CHANNEL,
             )
-            # The stored alert is the queue entry (routing/engine.py); the notification, delivered on commit, only
-            # wakes the engine sooner.
-            alert_stored()
     except IntegrityError:
         original = Alert.objects.filter(route_id=route.pk, dedupe_key=key).values_list("pk", flat=True).first()
         if original is None:  # the constraint fired for another reason: we could not store it
@@ -186,31 +186,28 @@ def _reject(
     answer = {"error": reason.value, "detail": detail}
     if reason == Reason.RATE_LIMITED:
         answer = {"error": Reason.RATE_LIMITED.value, "detail": "too many rejected requests"}
-    with transaction.atomic():
-        alert = insert(
-            Alert(
-                route_id=route.pk,
-                received_at=now,
-                status=Alert.Status.REJECTED,
-                body=stored_body,
-                # Only worked out once we know the rejection is stored: hashing candidates costs a little.
-                raw_excerpt=_excerpt(raw_body, guard) if raw_body and guard else "",
-                content_type=content_type[:100],
-                remote_ip=remote_ip,
-                reject_reason=reason,
-                reject_detail=detail[:300],
-            )
-        )
-        insert(
-            Decision(
-                alert=alert,
-                route_id=route.pk,
-                created_at=now,
-                action=Decision.Action.REJECT,
-                reason=reason,
-                message=explain(reason, {"detail": detail, "limit": MAX_BODY_BYTES})[:400],
-            )
-        )
+    alert = insert_pair(
+        Alert(
+            route_id=route.pk,
+            received_at=now,
+            status=Alert.Status.REJECTED,
+            body=stored_body,
+            # Only worked out once we know the rejection is stored: hashing candidates costs a little.
+            raw_excerpt=_excerpt(raw_body, guard) if raw_body and guard else "",
+            content_type=content_type[:100],
+            remote_ip=remote_ip,
+            reject_reason=reason,
+            reject_detail=detail[:300],
+        ),
+        Decision(
+            route_id=route.pk,
+            created_at=now,
+            action=Decision.Action.REJECT,
+            reason=reason,
+            message=explain(reason, {"detail": detail, "limit": MAX_BODY_BYTES})[:400],
+        ),
+        "alert",
+    )
     answer["alert"] = alert.pk
     return IntakeResult(http_status, answer)
 

@@ -12,6 +12,7 @@ from threading import Barrier
 
 import pytest
 import requests
+from django.db import connection
 
 from audit.models import Alert, Decision, Order
 from audit.order_states import OrderState
@@ -24,6 +25,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 @pytest.fixture
 def real_stack(settings):
+    yield from _real_stack(settings)
+
+
+@pytest.fixture
+def slow_polling_stack(settings):
+    """The same, with an engine that polls only every 60 s: only the webhook's notification can wake it sooner."""
+    yield from _real_stack(settings, ENGINE_POLL_SECONDS="60")
+
+
+def _real_stack(settings, **engine_env: str):
     with stack.running() as procs:
         port = stack.free_port()
         kraken = f"http://127.0.0.1:{port}"
@@ -43,7 +54,7 @@ def real_stack(settings):
             stack.stack_env(stack.database_url(), kraken),
         )
         stack.wait_http(kraken + "/derivatives/api/v3/instruments")
-        env = stack.stack_env(stack.database_url(), kraken, BILLING_ENABLED="0", Q_WORKERS="2")
+        env = stack.stack_env(stack.database_url(), kraken, BILLING_ENABLED="0", Q_WORKERS="2", **engine_env)
         web = stack.start_web(procs, env, workers=2)
         stack.start_worker(procs, env)
         settings.KRAKEN_FUTURES_URL = kraken
@@ -83,6 +94,26 @@ def test_an_alert_becomes_one_order_through_the_real_processes(real_stack, make_
     (order,) = Order.objects.filter(decision=decision)
     assert order.state == OrderState.FILLED and order.size == Decimal("0.1")
     assert fake_calls(kraken, "sendorder") == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no notifications: the engine polls")
+def test_the_webhooks_insert_wakes_the_engine_at_once(slow_polling_stack, make_route):
+    """The alert's INSERT carries its notification (pg_notify in the same statement): an idle engine that would
+    otherwise look again only after 60 s decides it within seconds."""
+    web, _, _ = slow_polling_stack
+    route = make_route(sizing_mode="target")
+    decided = []
+    for n, position in enumerate(("0.1", "0")):
+        if n:
+            time.sleep(
+                2.0
+            )  # the engine idle again: the first alert's jobs have finished and woken it for the last time
+        started = time.monotonic()
+        response = requests.post(web + route.webhook_path, data=json.dumps(payload(position=position)), timeout=5)
+        assert response.status_code == 202, response.text
+        wait_decided([response.json()["alert"]], timeout=60.0)
+        decided.append(time.monotonic() - started)
+    assert decided[1] < 5.0, f"decided {decided[1]:.1f} s after its POST: the engine was not woken"
 
 
 def test_fifty_concurrent_identical_copies_give_one_alert_and_one_order(real_stack, make_route):

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
-from audit.models import Alert, Order
+from audit.models import Alert, Decision, Order
 from audit.order_states import OrderState
-from orderrail.statements import first_id, insert, update_where
+from orderrail.statements import first_id, insert, insert_pair, statement_scope, update_where
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +146,73 @@ def test_the_engine_reads_routes_without_decrypting_their_secrets(make_route):
         assert got.config() == route.config()
         assert got.exchange_account.label == route.exchange_account.label
         assert got.exchange_account.credentials() == route.exchange_account.credentials()
+
+
+def _rejected(route) -> Alert:
+    return Alert(route_id=route.pk, received_at=T0, status=Alert.Status.REJECTED, reject_reason="invalid_secret")
+
+
+def _reject_decision(route, **fields) -> Decision:
+    values = {"route_id": route.pk, "created_at": T0, "action": Decision.Action.REJECT, "reason": "invalid_secret"}
+    values.update(fields)
+    return Decision(**values)
+
+
+def test_insert_pair_writes_both_rows_linked(make_route):
+    route = make_route()
+    alert = insert_pair(_rejected(route), _reject_decision(route, message="secret does not match"), "alert")
+    decision = Decision.objects.select_related("alert").get(alert_id=alert.pk)
+    assert decision.alert.status == Alert.Status.REJECTED and decision.message == "secret does not match"
+    assert alert.decision.pk == decision.pk  # the caller's objects carry both keys and the link
+    assert not alert._state.adding and not alert.decision._state.adding
+
+
+def test_insert_pair_writes_neither_row_when_the_second_is_refused(make_route):
+    route = make_route()
+    # A second decision for the same alert breaks "one alert, one decision": the alert row must go too.
+    first = insert_pair(_rejected(route), _reject_decision(route), "alert")
+    broken = _reject_decision(route)
+    broken.reason = None  # NOT NULL: refused as the statement runs, on both databases
+    with pytest.raises(IntegrityError):
+        insert_pair(_rejected(route), broken, "alert")
+    assert list(Alert.objects.values_list("pk", flat=True)) == [first.pk]
+    assert Decision.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no notifications")
+def test_insert_with_notify_tells_listeners_when_the_row_commits_and_never_for_a_refused_row(make_route):
+    import psycopg
+
+    route = make_route()
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        autocommit=True,
+    ) as listener:
+        listener.execute("LISTEN statements_test")
+
+        def heard() -> int:
+            return sum(1 for _ in listener.notifies(timeout=0.5))
+
+        row = Alert(route_id=route.pk, received_at=T0, status=Alert.Status.QUEUED, dedupe_key="n1")
+        with statement_scope():
+            insert(row, notify="statements_test")
+        assert heard() == 1
+        with pytest.raises(IntegrityError), statement_scope():  # the same dedupe key: refused, so nothing is told
+            insert(
+                Alert(route_id=route.pk, received_at=T0, status=Alert.Status.QUEUED, dedupe_key="n1"),
+                notify="statements_test",
+            )
+        assert heard() == 0
+        with transaction.atomic():  # inside a transaction: told at its commit, not before
+            insert(
+                Alert(route_id=route.pk, received_at=T0, status=Alert.Status.QUEUED, dedupe_key="n2"),
+                notify="statements_test",
+            )
+            assert heard() == 0
+        assert heard() == 1
