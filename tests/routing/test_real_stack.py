@@ -105,9 +105,8 @@ def test_the_webhooks_insert_wakes_the_engine_at_once(slow_polling_stack, make_r
     decided = []
     for n, position in enumerate(("0.1", "0")):
         if n:
-            time.sleep(
-                2.0
-            )  # the engine idle again: the first alert's jobs have finished and woken it for the last time
+            # The engine idle again: the first alert's jobs have finished and woken it for the last time.
+            time.sleep(2.0)
         started = time.monotonic()
         response = requests.post(web + route.webhook_path, data=json.dumps(payload(position=position)), timeout=5)
         assert response.status_code == 202, response.text

@@ -169,10 +169,11 @@ def test_insert_pair_writes_both_rows_linked(make_route):
 
 def test_insert_pair_writes_neither_row_when_the_second_is_refused(make_route):
     route = make_route()
-    # A second decision for the same alert breaks "one alert, one decision": the alert row must go too.
     first = insert_pair(_rejected(route), _reject_decision(route), "alert")
+    # The decision is refused (its reason is NOT NULL, checked as the statement runs, on both databases): the alert
+    # written with it must not stay behind without its decision.
     broken = _reject_decision(route)
-    broken.reason = None  # NOT NULL: refused as the statement runs, on both databases
+    broken.reason = None
     with pytest.raises(IntegrityError):
         insert_pair(_rejected(route), broken, "alert")
     assert list(Alert.objects.values_list("pk", flat=True)) == [first.pk]
