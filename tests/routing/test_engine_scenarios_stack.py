@@ -158,7 +158,9 @@ def test_an_alert_acked_by_a_web_on_the_new_secret_key_is_decided_promptly_by_an
     assert time.monotonic() - acked < 5, f"decided {waited:.1f} s after the ack\n{dump(s)}"
     decision = Decision.objects.get(alert_id=alert_id)
     assert decision.reason == Reason.ORDER_SENT, dump(s)
-    assert s.position() == Decimal("0.1"), dump(s)
+    # The decision is stored before the order goes out (persist before acting), so the alert reads "decided" while
+    # its order may still be in flight: wait for the exchange's answer rather than read the position at once.
+    wait_for(lambda: s.position() == Decimal("0.1"), "the order filled on the exchange", lambda: dump(s), timeout=5)
 
 
 # --- 19. A holder that lost its lease cannot send ------------------------------------------------------------------
