@@ -108,6 +108,11 @@ def insert(obj: M, *, notify: str | None = None) -> M:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    return _saved(obj, pk)
+
+
+def _saved(obj: M, pk: object) -> M:
+    """Mark `obj` as the row just written, as `Model.save()` leaves it."""
     obj.pk = pk
     obj._state.adding = False
     obj._state.db = connection.alias
@@ -119,21 +124,19 @@ def _pair_sql(
     parent: type[Model], child: type[Model], link: str, vendor: str
 ) -> tuple[str, tuple[Callable[[Model], object], ...], tuple[Callable[[Model], object], ...]]:
     quote = connection.ops.quote_name
-    p_meta, c_meta = parent._meta, child._meta
-    link_field = c_meta.get_field(link)
-    p_fields = tuple(f for f in p_meta.concrete_fields if not f.primary_key)
-    c_fields = tuple(f for f in c_meta.concrete_fields if not f.primary_key and f is not link_field)
-    p_columns = ", ".join(quote(f.column) for f in p_fields)
-    c_columns = ", ".join([quote(link_field.column)] + [quote(f.column) for f in c_fields])
-    p_marks = ", ".join(["%s"] * len(p_fields))
-    c_marks = ", ".join(["%s"] * len(c_fields))
-    p_pk, c_pk = quote(p_meta.pk.column), quote(c_meta.pk.column)
+    parent_sql, parent_preparers = _insert_sql(parent, vendor, True)  # INSERT … RETURNING its primary key
+    meta = child._meta
+    link_field = meta.get_field(link)
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key and f is not link_field)
+    columns = ", ".join([quote(link_field.column)] + [quote(f.column) for f in fields])
+    marks = ", ".join(["%s"] * len(fields))
     sql = (
-        f"WITH parent AS (INSERT INTO {quote(p_meta.db_table)} ({p_columns}) VALUES ({p_marks}) RETURNING {p_pk}) "  # noqa: S608 - names from the models
-        f"INSERT INTO {quote(c_meta.db_table)} ({c_columns}) VALUES ((SELECT {p_pk} FROM parent), {c_marks}) "
-        f"RETURNING {quote(link_field.column)}, {c_pk}"
+        f"WITH parent AS ({parent_sql}) "  # noqa: S608 - names from the models
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+        f"VALUES ((SELECT {quote(parent._meta.pk.column)} FROM parent), {marks}) "
+        f"RETURNING {quote(link_field.column)}, {quote(meta.pk.column)}"
     )
-    return sql, tuple(_preparer(f, vendor) for f in p_fields), tuple(_preparer(f, vendor) for f in c_fields)
+    return sql, parent_preparers, tuple(_preparer(f, vendor) for f in fields)
 
 
 def insert_pair(parent: M, child: Model, link: str) -> M:
@@ -153,11 +156,8 @@ def insert_pair(parent: M, child: Model, link: str) -> M:
     with statement_scope(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         parent_pk, child_pk = cursor.fetchone()
-    for obj, pk in ((parent, parent_pk), (child, child_pk)):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    setattr(child, link, parent)
+    _saved(child, child_pk)
+    setattr(child, link, _saved(parent, parent_pk))
     return parent
 
 

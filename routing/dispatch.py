@@ -10,9 +10,9 @@ ALERT_CHANNEL = "orderrail_alert"
 
 
 def alert_stored() -> None:
-    """In the transaction that stores the alert: PostgreSQL delivers the notification when it commits (and not at
-    all if it rolls back). SQLite has no notifications; the engine polls it. The webhook's own INSERT carries the
-    notification itself (`orderrail.statements.insert(notify=ALERT_CHANNEL)`): one round trip instead of four."""
+    """Wake the engine when the current transaction commits (not at all if it rolls back). SQLite has no
+    notifications; the engine polls it. The webhook's own INSERT carries its notification itself
+    (`orderrail.statements.insert(notify=ALERT_CHANNEL)`): one round trip instead of four."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"NOTIFY {ALERT_CHANNEL}")
